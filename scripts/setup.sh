@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# One idempotent setup for a fresh machine: installs what the build and the tests need and skips
+# what is already there. `npm start` and `npm test` call it first; it is safe to run any time.
+#
+# Pinned versions: wasm-bindgen-cli must equal the wasm-bindgen version in Cargo.lock (the CLI
+# and the library share a schema); wasm-pack's own downloads from GitHub fail on our machines,
+# so it finds wasm-bindgen (cargo install) and wasm-opt (Debian's binaryen) on PATH instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_PACK_VERSION=0.15.1
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root for: $*"; return 1; fi
+}
+
+# --- Debian packages: headless Chromium + its driver (browser tests), binaryen (wasm-opt),
+#     Firefox ESR (wasm-pack test --firefox).
+apt_needed=()
+command -v chromium >/dev/null || apt_needed+=(chromium)
+command -v chromedriver >/dev/null || apt_needed+=(chromium-driver)
+command -v wasm-opt >/dev/null || apt_needed+=(binaryen)
+command -v firefox-esr >/dev/null || command -v firefox >/dev/null || apt_needed+=(firefox-esr)
+command -v brotli >/dev/null || apt_needed+=(brotli)
+if [ ${#apt_needed[@]} -gt 0 ]; then
+  log "apt-get install ${apt_needed[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${apt_needed[@]}" >/dev/null
+fi
+
+# --- Rust: the wasm target.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# --- wasm-bindgen-cli, exactly the version Cargo.lock resolved.
+wb_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+if [ -z "$wb_version" ]; then
+  log "Cargo.lock has no wasm-bindgen; generating the lock file"
+  cargo generate-lockfile
+  wb_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
+  log "cargo install wasm-bindgen-cli $wb_version (a few minutes)"
+  # --locked first; the registry mirror may lack a patch release the CLI's own lock file names
+  # (seen: webpki-roots 1.0.11), and then the unlocked resolution of the same CLI version works.
+  cargo install --locked --quiet wasm-bindgen-cli --version "$wb_version" ||
+    cargo install --quiet wasm-bindgen-cli --version "$wb_version"
+fi
+
+# --- wasm-pack.
+if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$WASM_PACK_VERSION" ]; then
+  log "cargo install wasm-pack $WASM_PACK_VERSION (about 4 minutes)"
+  cargo install --locked --quiet wasm-pack --version "$WASM_PACK_VERSION"
+fi
+
+# --- geckodriver for wasm-pack test --firefox.
+if ! command -v geckodriver >/dev/null; then
+  log "cargo install geckodriver"
+  cargo install --locked --quiet geckodriver
+fi
+
+# --- npm dependencies (Playwright's library only: browsers come from Debian).
+if [ -f package-lock.json ]; then
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+elif [ ! -d node_modules ]; then
+  log "npm install"
+  npm install --no-audit --no-fund --loglevel=error
+fi
+
+log "ready"

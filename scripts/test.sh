@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every test, in pyramid order: format and lints, host tests (core, collector), browser tests
+# (wasm-pack test in headless Chromium). Stops at the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+stage() { printf '\n=== %s\n' "$*"; }
+
+stage "cargo fmt --check"
+cargo fmt --all -- --check
+
+stage "clippy (host)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+stage "clippy (wasm32)"
+cargo clippy -p scantrack -p scantrack-core --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+
+stage "boundary: the core has no browser dependency"
+if cargo tree -p scantrack-core --target wasm32-unknown-unknown -e normal --prefix none |
+  grep -E '^(wasm-bindgen|web-sys|js-sys|gloo)' ; then
+  echo "scantrack-core must not depend on browser crates" >&2
+  exit 1
+fi
+
+stage "host tests"
+cargo test --workspace --locked
+
+stage "browser tests (wasm-pack test --headless --chrome)"
+# Debian's chromedriver; webdriver.json adds --no-sandbox (we run as root) and the quiet flags.
+CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=60 \
+  wasm-pack test --headless --chrome --locked
