@@ -1,2 +1,231 @@
-//! (being written)
-pub struct Config;
+//! The tracker's tunable policy, with the contract's defaults (CONTRACT.md 3.1-3.3, 4, 5).
+//!
+//! Every knob is a named value with its unit in its type; builder-style setters validate their
+//! argument and return a `ConfigError` a site owner can act on.
+
+use core::time::Duration;
+
+use crate::pii::{EmailNormalization, PiiPolicy};
+use crate::validate::is_site_id;
+
+/// A batch is sent when it holds this many events (`maxBatchEvents`).
+pub const DEFAULT_MAX_BATCH_EVENTS: usize = 50;
+/// ... or when its body would reach this many bytes (`maxBatchBytes`): under the browser's
+/// 64 KiB keepalive budget, so any batch can also go out while the page unloads.
+pub const DEFAULT_MAX_BATCH_BYTES: usize = 60_000;
+/// ... or when the oldest queued event has waited this long (`flushIntervalMs`).
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(2_000);
+/// Requests per minute a page sends at most (`maxRequestsPerMinute`), well under the
+/// collector's 100 per IP so that several tabs stay under it together.
+pub const DEFAULT_MAX_REQUESTS_PER_MINUTE: u32 = 30;
+/// A request without an answer after this long counts as failed (`requestTimeoutMs`).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(10_000);
+/// First retry delay; it doubles per consecutive failure.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Longest retry delay.
+pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(5 * 60);
+/// Largest queue kept (in memory and in storage), in bytes of event JSON (`maxQueueBytes`).
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 1024 * 1024;
+/// An accepted event reaches storage within this delay (`persistDelayMs`).
+pub const DEFAULT_PERSIST_DELAY: Duration = Duration::from_millis(1_000);
+/// Inactivity after which the next event starts a new session (`sessionTimeoutMs`).
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The browser's budget for all in-flight keepalive requests of a page together.
+pub const MAX_KEEPALIVE_BYTES: usize = 64 * 1024;
+/// The window over which `max_requests_per_minute` is counted.
+pub const PACING_WINDOW: Duration = Duration::from_secs(60);
+
+/// Why a configuration value is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub option: &'static str,
+    pub message: String,
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}: {}", self.option, self.message)
+    }
+}
+
+/// The tracker's configuration. Build with `Config::new(site_id)` and the `with_*` setters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    site_id: String,
+    pub max_batch_events: usize,
+    pub max_batch_bytes: usize,
+    pub flush_interval: Duration,
+    pub max_requests_per_minute: u32,
+    pub request_timeout: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    pub max_queue_bytes: usize,
+    pub persist_delay: Duration,
+    pub session_timeout: Duration,
+    pub pii_policy: PiiPolicy,
+    pub email_normalization: EmailNormalization,
+}
+
+fn positive(option: &'static str, ok: bool, what: &str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError { option, message: format!("must be {what}") })
+    }
+}
+
+impl Config {
+    /// The defaults of the contract for `site_id` (1..64 of `A-Z a-z 0-9 _ -`).
+    pub fn new(site_id: &str) -> Result<Config, ConfigError> {
+        if !is_site_id(site_id) {
+            return Err(ConfigError {
+                option: "siteId",
+                message: format!(
+                    "{site_id:?} is not a site id: use 1 to 64 of A-Z a-z 0-9 _ - (e.g. \"site_demo\")"
+                ),
+            });
+        }
+        Ok(Config {
+            site_id: site_id.to_string(),
+            max_batch_events: DEFAULT_MAX_BATCH_EVENTS,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+            max_requests_per_minute: DEFAULT_MAX_REQUESTS_PER_MINUTE,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_cap: DEFAULT_BACKOFF_CAP,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            persist_delay: DEFAULT_PERSIST_DELAY,
+            session_timeout: DEFAULT_SESSION_TIMEOUT,
+            pii_policy: PiiPolicy::default(),
+            email_normalization: EmailNormalization::default(),
+        })
+    }
+
+    pub fn site_id(&self) -> &str {
+        &self.site_id
+    }
+
+    /// `maxBatchEvents`: 1..=500 (the collector refuses more than 500 per request).
+    pub fn with_max_batch_events(mut self, n: usize) -> Result<Self, ConfigError> {
+        positive("maxBatchEvents", (1..=500).contains(&n), "between 1 and 500")?;
+        self.max_batch_events = n;
+        Ok(self)
+    }
+
+    /// `maxBatchBytes`: 1,024..=65,536 (a batch must fit the keepalive budget).
+    pub fn with_max_batch_bytes(mut self, n: usize) -> Result<Self, ConfigError> {
+        positive(
+            "maxBatchBytes",
+            (1024..=MAX_KEEPALIVE_BYTES).contains(&n),
+            "between 1024 and 65536",
+        )?;
+        self.max_batch_bytes = n;
+        Ok(self)
+    }
+
+    /// `flushIntervalMs`: up to one hour; 0 sends as soon as pacing allows.
+    pub fn with_flush_interval(mut self, d: Duration) -> Result<Self, ConfigError> {
+        positive("flushIntervalMs", d <= Duration::from_secs(3600), "at most 3600000")?;
+        self.flush_interval = d;
+        Ok(self)
+    }
+
+    /// `maxRequestsPerMinute`: 1..=100 (the collector's limit per IP).
+    pub fn with_max_requests_per_minute(mut self, n: u32) -> Result<Self, ConfigError> {
+        positive("maxRequestsPerMinute", (1..=100).contains(&n), "between 1 and 100")?;
+        self.max_requests_per_minute = n;
+        Ok(self)
+    }
+
+    /// `requestTimeoutMs`: 100 ms..=2 min.
+    pub fn with_request_timeout(mut self, d: Duration) -> Result<Self, ConfigError> {
+        let ok = d >= Duration::from_millis(100) && d <= Duration::from_secs(120);
+        positive("requestTimeoutMs", ok, "between 100 and 120000")?;
+        self.request_timeout = d;
+        Ok(self)
+    }
+
+    /// Backoff base and cap: 0 < base <= cap <= 1 hour.
+    pub fn with_backoff(mut self, base: Duration, cap: Duration) -> Result<Self, ConfigError> {
+        let ok = !base.is_zero() && base <= cap && cap <= Duration::from_secs(3600);
+        positive("backoff", ok, "0 < base <= cap <= 3600000 ms")?;
+        self.backoff_base = base;
+        self.backoff_cap = cap;
+        Ok(self)
+    }
+
+    /// `maxQueueBytes`: 16 KiB..=4 MiB (localStorage holds about 5 MB per origin).
+    pub fn with_max_queue_bytes(mut self, n: usize) -> Result<Self, ConfigError> {
+        let ok = (16 * 1024..=4 * 1024 * 1024).contains(&n);
+        positive("maxQueueBytes", ok, "between 16384 and 4194304")?;
+        self.max_queue_bytes = n;
+        Ok(self)
+    }
+
+    /// `persistDelayMs`: up to 10 s.
+    pub fn with_persist_delay(mut self, d: Duration) -> Result<Self, ConfigError> {
+        positive("persistDelayMs", d <= Duration::from_secs(10), "at most 10000")?;
+        self.persist_delay = d;
+        Ok(self)
+    }
+
+    /// `sessionTimeoutMs`: 1 min..=24 h.
+    pub fn with_session_timeout(mut self, d: Duration) -> Result<Self, ConfigError> {
+        let ok = d >= Duration::from_secs(60) && d <= Duration::from_secs(24 * 3600);
+        positive("sessionTimeoutMs", ok, "between 60000 and 86400000")?;
+        self.session_timeout = d;
+        Ok(self)
+    }
+
+    pub fn with_pii_policy(mut self, p: PiiPolicy) -> Self {
+        self.pii_policy = p;
+        self
+    }
+
+    pub fn with_email_normalization(mut self, n: EmailNormalization) -> Self {
+        self.email_normalization = n;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_contracts() {
+        let c = Config::new("site_demo").unwrap();
+        assert_eq!(c.max_batch_events, 50);
+        assert_eq!(c.max_batch_bytes, 60_000);
+        assert_eq!(c.flush_interval, Duration::from_millis(2000));
+        assert_eq!(c.max_requests_per_minute, 30);
+        assert_eq!(c.request_timeout, Duration::from_millis(10_000));
+        assert_eq!(c.backoff_base, Duration::from_secs(1));
+        assert_eq!(c.backoff_cap, Duration::from_secs(300));
+        assert_eq!(c.max_queue_bytes, 1_048_576);
+        assert_eq!(c.persist_delay, Duration::from_millis(1000));
+        assert_eq!(c.session_timeout, Duration::from_secs(1800));
+        assert_eq!(c.pii_policy, PiiPolicy::Redact);
+    }
+
+    #[test]
+    fn bad_site_id_is_refused_with_an_example() {
+        let e = Config::new("site demo").unwrap_err();
+        assert_eq!(e.option, "siteId");
+        assert!(e.message.contains("site_demo"), "{e}");
+        assert!(Config::new("").is_err());
+        assert!(Config::new(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn setters_refuse_out_of_range_values() {
+        let c = Config::new("s").unwrap();
+        assert!(c.clone().with_max_batch_events(0).is_err());
+        assert!(c.clone().with_max_batch_events(501).is_err());
+        assert!(c.clone().with_max_batch_bytes(70_000).is_err());
+        assert!(c.clone().with_max_requests_per_minute(0).is_err());
+        assert!(c.clone().with_backoff(Duration::ZERO, Duration::from_secs(1)).is_err());
+        assert_eq!(c.with_max_batch_events(10).unwrap().max_batch_events, 10);
+    }
+}

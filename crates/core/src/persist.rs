@@ -1,1 +1,184 @@
-//! (being written)
+//! The persisted form of the queue and the session (CONTRACT.md 3.3, 5): what the shell writes
+//! to localStorage under `scantrack:<site_id>:queue` and `scantrack:<site_id>:session`.
+//!
+//! Versioned JSON: `{"v":1,"site_id":"...","events":[{"id":"...","t":<ms>,"e":{<wire event>}}]}`
+//! and `{"v":1,"site_id":"...","id":"<uuid>","last":<ms>,"email_hash":"..."}`.
+//! Invariant: decoding never panics; a value of another version, another site, or not ours at
+//! all is refused with a `PersistError` (the pipeline reports it and starts empty), and within a
+//! readable queue each broken entry is skipped and counted, so one bad entry never costs the rest.
+
+use crate::json::{self, Value};
+use crate::session::Session;
+use crate::time::Millis;
+use crate::uuid;
+use crate::validate;
+
+/// The current format version.
+pub const FORMAT_VERSION: u64 = 1;
+
+pub fn queue_key(site_id: &str) -> String {
+    format!("scantrack:{site_id}:queue")
+}
+
+pub fn session_key(site_id: &str) -> String {
+    format!("scantrack:{site_id}:session")
+}
+
+/// Why a stored value was discarded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PersistError {
+    /// Not JSON, or not shaped like our format.
+    Corrupt(String),
+    /// Written by a format version this code does not read.
+    Version(u64),
+    /// Written for another site id.
+    ForeignSite(String),
+}
+
+impl core::fmt::Display for PersistError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PersistError::Corrupt(why) => write!(f, "stored value is corrupt ({why}); discarded"),
+            PersistError::Version(v) => {
+                write!(f, "stored value has format version {v}, this build reads {FORMAT_VERSION}; discarded")
+            }
+            PersistError::ForeignSite(s) => write!(f, "stored value belongs to site {s:?}; discarded"),
+        }
+    }
+}
+
+/// One stored event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: String,
+    pub name: String,
+    pub enqueued_at: Millis,
+    /// Compact wire JSON.
+    pub json: String,
+}
+
+/// A decoded queue: the readable events, and how many entries were unreadable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedQueue {
+    pub events: Vec<StoredEvent>,
+    pub skipped: usize,
+}
+
+fn header(out: &mut String, site_id: &str) {
+    out.push_str("{\"v\":");
+    out.push_str(&FORMAT_VERSION.to_string());
+    out.push_str(",\"site_id\":");
+    json::write_str(out, site_id);
+}
+
+/// Encodes the events `(id, enqueued_at, wire json)` in order.
+pub fn encode_queue<'a>(
+    site_id: &str,
+    events: impl Iterator<Item = (&'a str, Millis, &'a str)>,
+) -> String {
+    let mut out = String::new();
+    header(&mut out, site_id);
+    out.push_str(",\"events\":[");
+    for (i, (id, t, json)) in events.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"id\":");
+        json::write_str(&mut out, id);
+        out.push_str(",\"t\":");
+        out.push_str(&t.0.to_string());
+        out.push_str(",\"e\":");
+        out.push_str(json);
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
+}
+
+/// Checks version and site of a stored object.
+fn check_header(v: &Value, site_id: &str) -> Result<(), PersistError> {
+    if !matches!(v, Value::Object(_)) {
+        return Err(PersistError::Corrupt(format!("expected an object, found {}", v.type_name())));
+    }
+    match v.get("v").and_then(Value::as_number).and_then(|n| n.as_u64()) {
+        Some(FORMAT_VERSION) => {}
+        Some(other) => return Err(PersistError::Version(other)),
+        None => return Err(PersistError::Corrupt("no format version".into())),
+    }
+    match v.get("site_id").and_then(Value::as_str) {
+        Some(s) if s == site_id => Ok(()),
+        Some(s) => Err(PersistError::ForeignSite(s.to_string())),
+        None => Err(PersistError::Corrupt("no site_id".into())),
+    }
+}
+
+fn millis_of(v: Option<&Value>) -> Option<Millis> {
+    v.and_then(Value::as_number).and_then(|n| n.as_u64()).map(Millis)
+}
+
+/// Decodes a stored queue for `site_id`. Each entry must have a canonical `id` equal to its
+/// event's `event_id` and an event that passes the wire validation; others are skipped.
+pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistError> {
+    let v = json::parse(text).map_err(|e| PersistError::Corrupt(e.to_string()))?;
+    check_header(&v, site_id)?;
+    let entries = v
+        .get("events")
+        .and_then(Value::as_array)
+        .ok_or_else(|| PersistError::Corrupt("no events array".into()))?;
+    let mut out = DecodedQueue { events: Vec::with_capacity(entries.len()), skipped: 0 };
+    for entry in entries {
+        match decode_entry(entry) {
+            Some(e) if !out.events.iter().any(|o| o.id == e.id) => out.events.push(e),
+            _ => out.skipped += 1,
+        }
+    }
+    Ok(out)
+}
+
+fn decode_entry(entry: &Value) -> Option<StoredEvent> {
+    let id = entry.get("id").and_then(Value::as_str).filter(|s| uuid::is_canonical(s))?;
+    let t = millis_of(entry.get("t"))?;
+    let event = entry.get("e")?;
+    if event.get("event_id").and_then(Value::as_str) != Some(id)
+        || !validate::check_event(event).is_empty()
+    {
+        return None;
+    }
+    let name = event.get("event_name").and_then(Value::as_str)?.to_string();
+    Some(StoredEvent { id: id.to_string(), name, enqueued_at: t, json: event.to_json() })
+}
+
+/// Encodes the session.
+pub fn encode_session(site_id: &str, s: &Session) -> String {
+    let mut out = String::new();
+    header(&mut out, site_id);
+    out.push_str(",\"id\":");
+    json::write_str(&mut out, &s.id);
+    out.push_str(",\"last\":");
+    out.push_str(&s.last_activity.0.to_string());
+    if let Some(h) = &s.email_hash {
+        out.push_str(",\"email_hash\":");
+        json::write_str(&mut out, h);
+    }
+    out.push('}');
+    out
+}
+
+/// Decodes a stored session for `site_id`.
+pub fn decode_session(text: &str, site_id: &str) -> Result<Session, PersistError> {
+    let v = json::parse(text).map_err(|e| PersistError::Corrupt(e.to_string()))?;
+    check_header(&v, site_id)?;
+    let id = v
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(uuid::parse_canonical)
+        .ok_or_else(|| PersistError::Corrupt("no valid session id".into()))?;
+    let last_activity =
+        millis_of(v.get("last")).ok_or_else(|| PersistError::Corrupt("no last activity".into()))?;
+    let email_hash = match v.get("email_hash") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(h)) if crate::pii::is_email_hash(h) => Some(h.clone()),
+        Some(_) => return Err(PersistError::Corrupt("invalid email_hash".into())),
+    };
+    Ok(Session { id, last_activity, email_hash })
+}

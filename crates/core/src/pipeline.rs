@@ -1,2 +1,811 @@
-//! (being written)
-pub struct Pipeline;
+//! The delivery pipeline: a state machine with no I/O that turns `track` calls and server
+//! replies into requests to send, timers to arm, storage writes and reports (CONTRACT.md 3).
+//!
+//! Modelled on quinn-proto's `Connection`: the shell calls the `poll_*` methods after every
+//! input, performs what they return, and keeps one timer armed at `poll_timeout()`.
+//!
+//! ```text
+//! shell                                   Pipeline
+//! track(event)  ───────────────────────►  queue (bounded), storage marked dirty
+//! timer fires   ── handle_timeout(now) ►  in-flight requests past their deadline fail
+//!               ◄─ poll_transmit(now) ──  a batch, when one is due and allowed
+//! fetch ends    ── handle_response() ──►  delivered / dropped / retry later
+//!               ◄─ poll_storage(now) ───  localStorage writes due (write-behind)
+//!               ◄─ poll_report() ───────  delivered / dropped / error, for callbacks
+//!               ◄─ poll_timeout() ──────  when to call back
+//! page hidden   ── drain_for_unload() ─►  keepalive-sized chunks, plus flush_storage()
+//! ```
+//!
+//! Invariants (checked by the property tests in `tests/properties.rs`):
+//! - every accepted event ends exactly once, as `Report::Delivered` or `Report::Dropped`, or is
+//!   still queued (and so stored);
+//! - no request leaves before a `Retry-After`, `X-RateLimit-Reset` or backoff deadline;
+//! - at most `max_requests_per_minute` paced requests in any 60 s, at most one in flight.
+//!   Requests made while the page is hidden or unloading are exempt from pacing (the page may
+//!   be gone in a moment) but not from a pause or a stop.
+
+use std::collections::VecDeque;
+
+use crate::config::Config;
+use crate::entropy::Entropy;
+use crate::event::{self, Context, EventInput, TrackError};
+use crate::json;
+use crate::persist::{self, PersistError};
+use crate::pii;
+use crate::queue::{Queue, TransmitId};
+use crate::response::{classify, Outcome, Refusal, Verdict};
+use crate::retry::{Backoff, Pacer};
+use crate::session::{session_id_from_url, Session};
+use crate::time::{format_rfc3339_millis, Millis};
+use crate::uuid;
+
+/// Consent state (CONTRACT.md 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consent {
+    /// Events wait in memory only: not stored, not sent.
+    Pending,
+    Granted,
+    /// Nothing is tracked; queued events are dropped and storage cleared.
+    Denied,
+}
+
+impl Consent {
+    /// `"pending" | "granted" | "denied"`.
+    pub fn parse(s: &str) -> Option<Consent> {
+        match s {
+            "pending" => Some(Consent::Pending),
+            "granted" => Some(Consent::Granted),
+            "denied" => Some(Consent::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// A request for the shell to send: `POST {endpoint}/collect/batch` with `body` as
+/// `text/plain;charset=UTF-8` (no CORS preflight, and the same body works with `sendBeacon`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub id: TransmitId,
+    pub body: String,
+    pub event_ids: Vec<String>,
+    /// Made while the page is hidden or unloading: send with `keepalive` or `sendBeacon`.
+    pub unload: bool,
+    /// When the request counts as timed out if no reply came.
+    pub deadline: Millis,
+}
+
+/// Why an accepted event was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The queue was full; it was the oldest.
+    Evicted,
+    /// A 422 named it.
+    Invalid,
+    /// A 413 refused it even alone.
+    TooLarge,
+    /// A 2xx listed it in `errors`.
+    Refused,
+    /// A 400/401/403 refused its request.
+    Rejected,
+    /// Consent was denied.
+    ConsentDenied,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Evicted => "evicted",
+            DropReason::Invalid => "invalid",
+            DropReason::TooLarge => "too_large",
+            DropReason::Refused => "refused",
+            DropReason::Rejected => "rejected",
+            DropReason::ConsentDenied => "consent_denied",
+        }
+    }
+}
+
+/// What an `error` report is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A stored value was unreadable and discarded.
+    Storage,
+    /// The collector refused a request with 400/401/403; sending stopped for this page.
+    Stopped,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Storage => "storage",
+            ErrorKind::Stopped => "stopped",
+        }
+    }
+}
+
+/// An outcome for the page's callbacks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Report {
+    Delivered { event_ids: Vec<String> },
+    Dropped { event_id: String, event_name: String, reason: DropReason, message: String },
+    Error { kind: ErrorKind, message: String },
+}
+
+/// A localStorage operation: write `value` under `key`, or remove `key` when `value` is `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageOp {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+/// What the shell found when the page loaded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Startup<'a> {
+    pub stored_queue: Option<&'a str>,
+    pub stored_session: Option<&'a str>,
+    /// `location.href`, for `scan_session_id` adoption.
+    pub page_url: Option<&'a str>,
+    /// Initial consent; `None` is granted.
+    pub consent: Option<Consent>,
+}
+
+/// A `flush()` call: settled once every event queued before it is acknowledged, dropped, or
+/// waiting for a deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlushTicket(u64);
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    id: TransmitId,
+    events: Vec<String>,
+    body_len: usize,
+    deadline: Millis,
+    unload: bool,
+}
+
+/// Late replies are matched against this many timed-out requests.
+const EXPIRED_KEPT: usize = 16;
+
+pub struct Pipeline {
+    config: Config,
+    entropy: Box<dyn Entropy>,
+    /// The latest `now` seen: time never goes backwards inside the pipeline.
+    now: Millis,
+    queue: Queue,
+    session: Session,
+    consent: Consent,
+    in_flight: Vec<InFlight>,
+    expired: VecDeque<InFlight>,
+    next_transmit: u64,
+    backoff: Backoff,
+    pacer: Pacer,
+    /// No request before this (Retry-After, X-RateLimit-Reset, backoff).
+    paused_until: Millis,
+    /// Batch limits learned from 413 replies.
+    cap_events: usize,
+    cap_bytes: usize,
+    /// Set by 400/401/403: why sending stopped for this page.
+    stopped: Option<String>,
+    /// Events with `seq` up to this are to be sent without waiting for the flush interval.
+    flush_upto: u64,
+    reports: VecDeque<Report>,
+    queue_dirty_since: Option<Millis>,
+    session_dirty_since: Option<Millis>,
+    clear_storage: bool,
+}
+
+impl Pipeline {
+    /// A pipeline for `config`, restoring what the page found in storage.
+    pub fn new(
+        config: Config,
+        mut entropy: Box<dyn Entropy>,
+        startup: Startup<'_>,
+        now: Millis,
+    ) -> Pipeline {
+        let site = config.site_id().to_string();
+        let mut reports = VecDeque::new();
+        let storage_error = |what: &str, e: PersistError| Report::Error {
+            kind: ErrorKind::Storage,
+            message: format!("{what} {}: {e}", persist::queue_key(&site).replace(":queue", "")),
+        };
+        let mut session = match startup.stored_session.map(|t| persist::decode_session(t, &site)) {
+            Some(Ok(s)) if !s.expired(now, config.session_timeout) => s,
+            Some(Ok(s)) => Session { email_hash: s.email_hash, ..Session::new(now, &mut *entropy) },
+            Some(Err(e)) => {
+                reports.push_back(storage_error("session", e));
+                Session::new(now, &mut *entropy)
+            }
+            None => Session::new(now, &mut *entropy),
+        };
+        if let Some(id) = startup.page_url.and_then(session_id_from_url) {
+            session.id = id;
+            session.last_activity = now;
+        }
+        let mut p = Pipeline {
+            queue: Queue::new(config.max_queue_bytes),
+            backoff: Backoff::new(config.backoff_base, config.backoff_cap),
+            pacer: Pacer::new(config.max_requests_per_minute),
+            cap_events: config.max_batch_events,
+            cap_bytes: config.max_batch_bytes,
+            config,
+            entropy,
+            now,
+            session,
+            consent: Consent::Granted,
+            in_flight: Vec::new(),
+            expired: VecDeque::new(),
+            next_transmit: 1,
+            paused_until: Millis::ZERO,
+            stopped: None,
+            flush_upto: 0,
+            reports,
+            queue_dirty_since: None,
+            session_dirty_since: Some(now),
+            clear_storage: false,
+        };
+        match startup.stored_queue.map(|t| persist::decode_queue(t, &site)) {
+            Some(Ok(decoded)) => {
+                if decoded.skipped > 0 {
+                    p.reports.push_back(Report::Error {
+                        kind: ErrorKind::Storage,
+                        message: format!(
+                            "{} unreadable stored event(s) under {} were discarded",
+                            decoded.skipped,
+                            persist::queue_key(&site)
+                        ),
+                    });
+                    p.queue_dirty_since = Some(now);
+                }
+                for e in decoded.events {
+                    p.enqueue(e.id, e.name, e.json, e.enqueued_at);
+                }
+            }
+            Some(Err(e)) => {
+                p.reports.push_back(storage_error("queue", e));
+                // Overwrite the bad value with a good (empty) one.
+                p.queue_dirty_since = Some(now);
+            }
+            None => {}
+        }
+        if let Some(c) = startup.consent {
+            p.set_consent(c, now);
+        }
+        p
+    }
+
+    fn clock(&mut self, now: Millis) -> Millis {
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    fn mark_queue_dirty(&mut self) {
+        self.queue_dirty_since.get_or_insert(self.now);
+    }
+
+    fn mark_session_dirty(&mut self) {
+        self.session_dirty_since.get_or_insert(self.now);
+    }
+
+    fn enqueue(&mut self, id: String, name: String, json: String, at: Millis) {
+        let max = self.config.max_queue_bytes;
+        let (_, evicted) = self.queue.push(id, name, json, at);
+        for e in evicted {
+            self.reports.push_back(Report::Dropped {
+                event_id: e.id,
+                event_name: e.name,
+                reason: DropReason::Evicted,
+                message: format!(
+                    "the queue is full ({max} bytes, maxQueueBytes); the oldest event was evicted"
+                ),
+            });
+        }
+        self.mark_queue_dirty();
+    }
+
+    // ---- inputs from the page ------------------------------------------------------------
+
+    /// Accepts one event: validates it, scrubs raw emails, stamps it with the session and the
+    /// identity, and queues it. Returns its `event_id`. No I/O happens here: storage follows
+    /// within `persist_delay` (`poll_storage`) and sending when a batch is due (`poll_transmit`).
+    pub fn track(&mut self, input: EventInput, now: Millis) -> Result<String, TrackError> {
+        let now = self.clock(now);
+        if self.consent == Consent::Denied {
+            return Err(TrackError::ConsentDenied);
+        }
+        self.session.touch(now, self.config.session_timeout, &mut *self.entropy);
+        self.mark_session_dirty();
+        let event_id = uuid::new_v4(&mut *self.entropy);
+        let built = event::build(
+            input,
+            &Context {
+                event_id: &event_id,
+                session_id: &self.session.id,
+                timestamp: now,
+                email_hash: self.session.email_hash.as_deref(),
+                pii_policy: self.config.pii_policy,
+                email_normalization: self.config.email_normalization,
+            },
+        )?;
+        self.enqueue(event_id.clone(), built.name, built.json, now);
+        Ok(event_id)
+    }
+
+    /// `identify({email})`: normalises and hashes the address; the raw address is not kept.
+    pub fn identify_email(&mut self, email: &str, now: Millis) -> Result<(), TrackError> {
+        let hash = pii::hash_email(email, self.config.email_normalization)?;
+        self.set_identity(hash, now)
+    }
+
+    /// `identify({email_hash})`: an already hashed address (64 hex characters).
+    pub fn identify_hash(&mut self, hash: &str, now: Millis) -> Result<(), TrackError> {
+        let hash = pii::parse_email_hash(hash)?;
+        self.set_identity(hash, now)
+    }
+
+    fn set_identity(&mut self, hash: String, now: Millis) -> Result<(), TrackError> {
+        let now = self.clock(now);
+        if self.consent == Consent::Denied {
+            return Err(TrackError::ConsentDenied);
+        }
+        self.session.touch(now, self.config.session_timeout, &mut *self.entropy);
+        self.session.email_hash = Some(hash);
+        self.mark_session_dirty();
+        Ok(())
+    }
+
+    /// `reset()`: a new session and no identity. Queued events, backoff and pacing are kept.
+    pub fn reset(&mut self, now: Millis) {
+        let now = self.clock(now);
+        self.session.reset(now, &mut *self.entropy);
+        self.mark_session_dirty();
+    }
+
+    /// `consent(state)`. Denied drops every queued event (each reported) and clears storage;
+    /// pending keeps new events in memory only; granted stores and sends them.
+    pub fn set_consent(&mut self, consent: Consent, now: Millis) {
+        let now = self.clock(now);
+        let before = self.consent;
+        self.consent = consent;
+        match consent {
+            Consent::Denied => {
+                for e in self.queue.clear() {
+                    self.reports.push_back(Report::Dropped {
+                        event_id: e.id,
+                        event_name: e.name,
+                        reason: DropReason::ConsentDenied,
+                        message: "consent was denied; the event was discarded".into(),
+                    });
+                }
+                self.in_flight.clear();
+                self.expired.clear();
+                self.session.reset(now, &mut *self.entropy);
+                self.queue_dirty_since = None;
+                self.session_dirty_since = None;
+                self.clear_storage = true;
+            }
+            Consent::Granted if before != Consent::Granted => {
+                self.clear_storage = false;
+                self.mark_queue_dirty();
+                self.mark_session_dirty();
+            }
+            _ => {}
+        }
+    }
+
+    pub fn consent(&self) -> Consent {
+        self.consent
+    }
+
+    /// `flush()`: what is queued now is sent without waiting for the flush interval, within the
+    /// backoff and pacing rules. The ticket tells when the flush is settled.
+    pub fn flush(&mut self, now: Millis) -> FlushTicket {
+        self.clock(now);
+        self.flush_upto = self.queue.next_seq() - 1;
+        FlushTicket(self.flush_upto)
+    }
+
+    /// True once every event queued before the `flush` is acknowledged, dropped, or idle while
+    /// sending waits for a deadline (backoff, rate limit, pacing) or cannot happen (stopped,
+    /// consent not granted).
+    pub fn flush_settled(&self, ticket: FlushTicket, now: Millis) -> bool {
+        let now = self.now.max(now);
+        let mut covered = self.queue.iter().filter(|e| e.seq <= ticket.0);
+        let blocked = self.consent != Consent::Granted
+            || self.stopped.is_some()
+            || self.paused_until > now
+            || self.pacer.next_allowed() > now;
+        covered.all(|e| e.in_flight.is_none() && blocked)
+    }
+
+    // ---- sending -------------------------------------------------------------------------
+
+    fn sending_allowed(&self, now: Millis) -> bool {
+        self.consent == Consent::Granted && self.stopped.is_none() && self.paused_until <= now
+    }
+
+    /// True if a paced request may leave at `now`.
+    fn paced_send_allowed(&self, now: Millis) -> bool {
+        self.sending_allowed(now)
+            && !self.in_flight.iter().any(|f| !f.unload)
+            && self.pacer.next_allowed() <= now
+    }
+
+    /// True if the idle events make a batch that should leave now.
+    fn batch_due(&self, now: Millis) -> bool {
+        let mut idle = self.queue.idle();
+        let Some(first) = idle.next() else { return false };
+        if first.seq <= self.flush_upto || first.enqueued_at.add(self.config.flush_interval) <= now {
+            return true;
+        }
+        let envelope = self.envelope_len();
+        let (mut count, mut bytes) = (1, envelope + first.json.len());
+        for e in idle {
+            count += 1;
+            bytes += 1 + e.json.len();
+            if count >= self.cap_events || bytes >= self.cap_bytes {
+                return true;
+            }
+        }
+        count >= self.cap_events || bytes >= self.cap_bytes
+    }
+
+    fn envelope_len(&self) -> usize {
+        // {"site_id":"…","sent_at":"2026-11-23T10:00:02.123Z","events":[]}; site ids need no
+        // escaping (A-Z a-z 0-9 _ -) and the timestamp is always 24 characters.
+        r#"{"site_id":"","sent_at":"","events":[]}"#.len() + self.config.site_id().len() + 24
+    }
+
+    /// The next batch to send, if one is due and allowed at `now`. Call after every input and
+    /// whenever the timer armed at `poll_timeout` fires, until it returns `None`.
+    pub fn poll_transmit(&mut self, now: Millis) -> Option<Transmit> {
+        let now = self.clock(now);
+        self.expire_in_flight(now);
+        if !self.paced_send_allowed(now) || !self.batch_due(now) {
+            return None;
+        }
+        let t = self.make_transmit(now, self.cap_bytes, false)?;
+        self.pacer.record(now);
+        if self.queue.idle().all(|e| e.seq > self.flush_upto) {
+            self.flush_upto = 0;
+        }
+        Some(t)
+    }
+
+    /// Packs idle events, oldest first, into one request of at most `cap_events` events and
+    /// `byte_limit` bytes. A paced request always carries at least one event (a 413 decides
+    /// whether it is too large); an unload request only carries what fits its budget.
+    fn make_transmit(&mut self, now: Millis, byte_limit: usize, unload: bool) -> Option<Transmit> {
+        let mut body_len = self.envelope_len();
+        let mut picked: Vec<String> = Vec::new();
+        for e in self.queue.idle() {
+            let extra = e.json.len() + usize::from(!picked.is_empty());
+            let fits = body_len + extra <= byte_limit;
+            if picked.len() >= self.cap_events || (!fits && (unload || !picked.is_empty())) {
+                break;
+            }
+            body_len += extra;
+            picked.push(e.id.clone());
+        }
+        if picked.is_empty() {
+            return None;
+        }
+        let id = TransmitId(self.next_transmit);
+        self.next_transmit += 1;
+        let mut body = String::with_capacity(body_len);
+        body.push_str("{\"site_id\":");
+        json::write_str(&mut body, self.config.site_id());
+        body.push_str(",\"sent_at\":\"");
+        body.push_str(&format_rfc3339_millis(now));
+        body.push_str("\",\"events\":[");
+        let mut n = 0;
+        for e in self.queue.iter_mut() {
+            if n < picked.len() && e.in_flight.is_none() && e.id == picked[n] {
+                if n > 0 {
+                    body.push(',');
+                }
+                body.push_str(&e.json);
+                e.in_flight = Some(id);
+                n += 1;
+            }
+        }
+        body.push_str("]}");
+        debug_assert_eq!(body.len(), body_len);
+        let deadline = now.add(self.config.request_timeout);
+        self.in_flight.push(InFlight {
+            id,
+            events: picked.clone(),
+            body_len: body.len(),
+            deadline,
+            unload,
+        });
+        Some(Transmit { id, body, event_ids: picked, unload, deadline })
+    }
+
+    /// The page is being hidden or unloaded: every idle event that fits `budget_bytes` (the
+    /// keepalive budget left: 64 KiB minus what is already in flight with keepalive), in
+    /// chunks of at most one batch each. Exempt from pacing, not from a pause or a stop: then
+    /// nothing is returned and the events stay stored for the next page load.
+    pub fn drain_for_unload(&mut self, budget_bytes: usize, now: Millis) -> Vec<Transmit> {
+        let now = self.clock(now);
+        self.expire_in_flight(now);
+        let mut out = Vec::new();
+        if !self.sending_allowed(now) {
+            return out;
+        }
+        let mut left = budget_bytes;
+        while let Some(t) = self.make_transmit(now, left.min(self.cap_bytes), true) {
+            left -= t.body.len();
+            self.pacer.record(now);
+            out.push(t);
+        }
+        self.flush_upto = 0;
+        out
+    }
+
+    // ---- replies and time ----------------------------------------------------------------
+
+    /// Call when the timer armed at `poll_timeout` fires (then `poll_transmit`): requests past
+    /// their deadline count as timed out.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let now = self.clock(now);
+        self.expire_in_flight(now);
+    }
+
+    fn expire_in_flight(&mut self, now: Millis) {
+        while let Some(i) = self.in_flight.iter().position(|f| f.deadline <= now) {
+            let f = self.in_flight.remove(i);
+            self.apply(&f, &Outcome::Timeout, now);
+            if self.expired.len() == EXPIRED_KEPT {
+                self.expired.pop_front();
+            }
+            self.expired.push_back(f);
+        }
+    }
+
+    /// The reply (or failure) of request `id`. A reply to a request that already timed out is
+    /// still honoured when it says the events arrived.
+    pub fn handle_response(&mut self, id: TransmitId, outcome: Outcome, now: Millis) {
+        let now = self.clock(now);
+        self.expire_in_flight(now);
+        if let Some(i) = self.in_flight.iter().position(|f| f.id == id) {
+            let f = self.in_flight.remove(i);
+            self.apply(&f, &outcome, now);
+        } else if let Some(i) = self.expired.iter().position(|f| f.id == id) {
+            let f = self.expired.remove(i).expect("index in range");
+            let classified = classify(&outcome, now);
+            if let Verdict::Delivered { refused } = &classified.verdict {
+                self.delivered(&f, refused);
+            }
+        }
+    }
+
+    fn drop_event(&mut self, id: &str, reason: DropReason, message: String) {
+        if let Some(e) = self.queue.remove(id) {
+            self.reports.push_back(Report::Dropped {
+                event_id: e.id,
+                event_name: e.name,
+                reason,
+                message,
+            });
+            self.mark_queue_dirty();
+        }
+    }
+
+    fn delivered(&mut self, f: &InFlight, refused: &[Refusal]) {
+        let mut done = Vec::new();
+        for (i, id) in f.events.iter().enumerate() {
+            let refusal = refused.iter().find(|r| match &r.event_id {
+                Some(rid) => rid == id,
+                None => r.index == Some(i),
+            });
+            match refusal {
+                Some(r) => self.drop_event(
+                    id,
+                    DropReason::Refused,
+                    format!("the collector refused this event: {}", r.message),
+                ),
+                None => {
+                    if self.queue.remove(id).is_some() {
+                        done.push(id.clone());
+                    }
+                }
+            }
+        }
+        if !done.is_empty() {
+            self.mark_queue_dirty();
+            self.reports.push_back(Report::Delivered { event_ids: done });
+        }
+    }
+
+    fn retry_later(&mut self, f: &InFlight, now: Millis) {
+        self.queue.release(&f.events);
+        let delay = self.backoff.next_delay(&mut *self.entropy);
+        self.paused_until = self.paused_until.max(now.add(delay));
+    }
+
+    fn apply(&mut self, f: &InFlight, outcome: &Outcome, now: Millis) {
+        let classified = classify(outcome, now);
+        let server_wait = classified.server_wait_until.filter(|t| *t > now);
+        if let Some(t) = server_wait {
+            self.paused_until = self.paused_until.max(t);
+        }
+        match classified.verdict {
+            Verdict::Delivered { refused } => {
+                self.backoff.reset();
+                self.delivered(f, &refused);
+            }
+            // The server said when: exactly then (the failure still counts, so a later 429
+            // without a time waits longer). It did not: our own backoff.
+            Verdict::RateLimited if server_wait.is_some() => {
+                self.queue.release(&f.events);
+                self.backoff.next_delay(&mut *self.entropy);
+            }
+            Verdict::RateLimited | Verdict::Retry { .. } => self.retry_later(f, now),
+            Verdict::Split if f.events.len() <= 1 => {
+                for id in &f.events {
+                    self.drop_event(
+                        id,
+                        DropReason::TooLarge,
+                        "the collector refused this event as too large (413) even alone".into(),
+                    );
+                }
+            }
+            Verdict::Split => {
+                // Halve the batch: the next request carries the first half of these events
+                // (they are the oldest idle ones), the one after it the second half. The
+                // halved limits stay: this collector's limit is now known.
+                self.cap_events = self.cap_events.min(f.events.len().div_ceil(2));
+                self.cap_bytes = self.cap_bytes.min(f.body_len / 2);
+                self.queue.release(&f.events);
+            }
+            Verdict::Invalid { refused, detail } => {
+                let named: Vec<(&String, &Refusal)> = refused
+                    .iter()
+                    .filter_map(|r| Some((f.events.get(r.index?)?, r)))
+                    .collect();
+                if named.is_empty() {
+                    for id in &f.events {
+                        self.drop_event(
+                            id,
+                            DropReason::Invalid,
+                            format!("the collector refused the batch (422) without naming an event: {detail}"),
+                        );
+                    }
+                } else {
+                    for (id, r) in named {
+                        self.drop_event(id, DropReason::Invalid, r.message.clone());
+                    }
+                    self.queue.release(&f.events);
+                }
+            }
+            Verdict::Fatal { status, detail } => {
+                for id in &f.events {
+                    self.drop_event(id, DropReason::Rejected, format!("HTTP {status}: {detail}"));
+                }
+                if self.stopped.is_none() {
+                    self.reports.push_back(Report::Error {
+                        kind: ErrorKind::Stopped,
+                        message: format!(
+                            "the collector refused a request (HTTP {status}: {detail}); sending is stopped for this page, queued events stay stored"
+                        ),
+                    });
+                }
+                self.stopped = Some(detail);
+            }
+            Verdict::Unconfirmed => self.queue.release(&f.events),
+        }
+    }
+
+    /// The earliest instant at which the pipeline has something to do without new input
+    /// (a batch becomes due or allowed, a request times out, a storage write is due). Arm one
+    /// timer for it; when it fires call `handle_timeout`, `poll_transmit`, `poll_storage`.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let mut next: Option<Millis> = None;
+        let mut consider = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
+        for f in &self.in_flight {
+            consider(f.deadline);
+        }
+        if self.clear_storage {
+            consider(self.now);
+        }
+        if self.consent == Consent::Granted {
+            let delay = self.config.persist_delay;
+            for since in [self.queue_dirty_since, self.session_dirty_since].into_iter().flatten() {
+                consider(since.add(delay));
+            }
+            let idle_first = self.queue.idle().next();
+            if let (Some(first), None) = (idle_first, &self.stopped) {
+                if !self.in_flight.iter().any(|f| !f.unload) {
+                    let ready = if self.batch_due(first.enqueued_at) {
+                        first.enqueued_at
+                    } else {
+                        first.enqueued_at.add(self.config.flush_interval)
+                    };
+                    consider(ready.max(self.paused_until).max(self.pacer.next_allowed()));
+                }
+            }
+        }
+        next
+    }
+
+    /// The next outcome to report to the page's callbacks.
+    pub fn poll_report(&mut self) -> Option<Report> {
+        self.reports.pop_front()
+    }
+
+    // ---- storage -------------------------------------------------------------------------
+
+    /// Storage writes due at `now` (write-behind: a change is written `persist_delay` after it
+    /// happened, so that `track` itself never touches storage).
+    pub fn poll_storage(&mut self, now: Millis) -> Vec<StorageOp> {
+        let now = self.clock(now);
+        self.storage_ops(Some(now))
+    }
+
+    /// Every pending storage write, now: the page is being hidden or unloaded.
+    pub fn flush_storage(&mut self) -> Vec<StorageOp> {
+        self.storage_ops(None)
+    }
+
+    fn storage_ops(&mut self, now: Option<Millis>) -> Vec<StorageOp> {
+        let site = self.config.site_id().to_string();
+        let mut ops = Vec::new();
+        if self.clear_storage {
+            self.clear_storage = false;
+            ops.push(StorageOp { key: persist::queue_key(&site), value: None });
+            ops.push(StorageOp { key: persist::session_key(&site), value: None });
+        }
+        if self.consent != Consent::Granted {
+            return ops;
+        }
+        let delay = self.config.persist_delay;
+        let due = |since: Option<Millis>| since.is_some_and(|s| now.is_none_or(|n| s.add(delay) <= n));
+        if due(self.queue_dirty_since) {
+            self.queue_dirty_since = None;
+            let events = self.queue.iter().map(|e| (e.id.as_str(), e.enqueued_at, e.json.as_str()));
+            ops.push(StorageOp {
+                key: persist::queue_key(&site),
+                value: Some(persist::encode_queue(&site, events)),
+            });
+        }
+        if due(self.session_dirty_since) {
+            self.session_dirty_since = None;
+            ops.push(StorageOp {
+                key: persist::session_key(&site),
+                value: Some(persist::encode_session(&site, &self.session)),
+            });
+        }
+        ops
+    }
+
+    // ---- state, for the shell and for tests ----------------------------------------------
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn session_id(&self) -> &str {
+        &self.session.id
+    }
+    pub fn email_hash(&self) -> Option<&str> {
+        self.session.email_hash.as_deref()
+    }
+    /// Events accepted and not yet acknowledged or dropped.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.bytes()
+    }
+    /// Why sending stopped, after a 400/401/403.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
+    }
+    /// No request before this instant.
+    pub fn paused_until(&self) -> Millis {
+        self.paused_until
+    }
+    /// Bytes of requests in flight that were made with keepalive (unload requests, and paced
+    /// ones: the shell sends those with keepalive too when they fit), for the unload budget.
+    pub fn in_flight_bytes(&self) -> usize {
+        self.in_flight.iter().map(|f| f.body_len).sum()
+    }
+}

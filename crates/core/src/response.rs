@@ -1,1 +1,246 @@
-//! (being written)
+//! What a collector's reply means (CONTRACT.md 3.1), decided in one named, tested function.
+//!
+//! `classify` maps every outcome of a request (a status with its headers and body, a network
+//! error, a timeout, a beacon with no reply) to a `Verdict`, and extracts the earliest instant
+//! the server allows the next request (`Retry-After` as seconds or an HTTP date, else
+//! `X-RateLimit-Reset` when rate limited or when `X-RateLimit-Remaining` is 0).
+//! A lesson from posthog-js: a range check on statuses once silently excluded 429; here every
+//! status has an explicit arm.
+
+use crate::json::{self, Value};
+use crate::time::{parse_http_date, Millis};
+
+/// A reply as the shell read it. Header values are raw strings (`None` when absent or hidden by
+/// CORS); the body may be anything, including not JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub rate_limit_remaining: Option<String>,
+    pub rate_limit_reset: Option<String>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn status(status: u16) -> Self {
+        HttpResponse { status, ..Default::default() }
+    }
+    pub fn with_body(mut self, body: &str) -> Self {
+        self.body = body.to_string();
+        self
+    }
+    pub fn with_retry_after(mut self, v: &str) -> Self {
+        self.retry_after = Some(v.to_string());
+        self
+    }
+    pub fn with_rate_limit(mut self, remaining: Option<&str>, reset: Option<&str>) -> Self {
+        self.rate_limit_remaining = remaining.map(str::to_string);
+        self.rate_limit_reset = reset.map(str::to_string);
+        self
+    }
+}
+
+/// How a request ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Http(HttpResponse),
+    /// The request failed before a status arrived (offline, DNS, CORS, reset connection).
+    NetworkError(String),
+    /// No reply within `requestTimeoutMs`.
+    Timeout,
+    /// Handed to `navigator.sendBeacon`: queued by the browser, reply never seen.
+    Unconfirmed,
+}
+
+/// An event a 2xx reply refused (its `errors` list), or a 422 reply named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// Index of the event in the request's `events`.
+    pub index: Option<usize>,
+    pub event_id: Option<String>,
+    pub message: String,
+}
+
+/// What to do with the request's events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx: done; the `refused` ones are dropped and reported.
+    Delivered { refused: Vec<Refusal> },
+    /// 429: pause all sending; keep every event.
+    RateLimited,
+    /// 5xx, 408, network error, timeout, unlisted statuses: back off; keep every event.
+    Retry { reason: String },
+    /// 413: split in halves; a single event is dropped.
+    Split,
+    /// 422: drop exactly the named events; `refused` empty means no index could be read and the
+    /// whole request is dropped with `detail`.
+    Invalid { refused: Vec<Refusal>, detail: String },
+    /// 400, 401, 403: drop the request's events and stop sending for this page.
+    Fatal { status: u16, detail: String },
+    /// A beacon: no reply to act on; the events stay queued until acknowledged.
+    Unconfirmed,
+}
+
+/// A verdict and the earliest instant the server allows the next request, if it said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Classified {
+    pub verdict: Verdict,
+    pub server_wait_until: Option<Millis>,
+}
+
+/// Classifies `outcome`, received at `now`.
+pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
+    let resp = match outcome {
+        Outcome::Http(r) => r,
+        Outcome::NetworkError(e) => {
+            return Classified {
+                verdict: Verdict::Retry { reason: format!("network error: {e}") },
+                server_wait_until: None,
+            }
+        }
+        Outcome::Timeout => {
+            return Classified {
+                verdict: Verdict::Retry { reason: "request timed out".into() },
+                server_wait_until: None,
+            }
+        }
+        Outcome::Unconfirmed => {
+            return Classified { verdict: Verdict::Unconfirmed, server_wait_until: None }
+        }
+    };
+    let retry_after = resp.retry_after.as_deref().and_then(|v| parse_retry_after(v, now));
+    let reset = resp.rate_limit_reset.as_deref().and_then(|v| parse_rate_limit_reset(v, now));
+    let exhausted = resp
+        .rate_limit_remaining
+        .as_deref()
+        .is_some_and(|v| v.trim().parse::<f64>().is_ok_and(|n| n <= 0.0));
+    let status = resp.status;
+    let verdict = match status {
+        200..=299 => Verdict::Delivered { refused: refusals_of_2xx(&resp.body) },
+        429 => Verdict::RateLimited,
+        413 => Verdict::Split,
+        422 => {
+            let refused = refusals_of_422(&resp.body);
+            Verdict::Invalid { refused, detail: excerpt(&resp.body) }
+        }
+        400 | 401 | 403 => Verdict::Fatal { status, detail: detail_of(&resp.body) },
+        408 | 500 | 502 | 503 | 504 => Verdict::Retry { reason: format!("HTTP {status}") },
+        // Not in the contract's table (404 from a misrouted proxy, 3xx, 1xx, other 5xx): keep
+        // every event and back off, capped at the backoff cap. Dropping data on a status the
+        // contract does not name would turn a misconfiguration into silent loss.
+        _ => Verdict::Retry { reason: format!("unexpected HTTP {status}") },
+    };
+    // Retry-After wins on any status (RFC 9110 gives it meaning on 429 and 503 alike); a
+    // rate-limited reply without it falls back to the window reset; and any reply that says
+    // the window is exhausted holds the next request until the reset.
+    let server_wait_until = match (retry_after, status == 429 || exhausted) {
+        (Some(t), _) => Some(t),
+        (None, true) => reset,
+        (None, false) => None,
+    };
+    Classified { verdict, server_wait_until }
+}
+
+/// `Retry-After`: delta-seconds (non-negative integer) or an HTTP date.
+pub fn parse_retry_after(value: &str, now: Millis) -> Option<Millis> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = v.parse().unwrap_or(u64::MAX);
+        return Some(Millis(now.0.saturating_add(secs.saturating_mul(1000))));
+    }
+    parse_http_date(v)
+}
+
+/// Values of `X-RateLimit-Reset` below this are taken as seconds from now, not as Unix time:
+/// some servers send a delta, and 10^9 seconds since 1970 was 2001, so no real reset is below.
+const RESET_DELTA_THRESHOLD: u64 = 1_000_000_000;
+
+/// `X-RateLimit-Reset`: Unix time in seconds (the contract), or a delta in seconds.
+pub fn parse_rate_limit_reset(value: &str, now: Millis) -> Option<Millis> {
+    let secs: f64 = value.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    let ms = (secs * 1000.0) as u64;
+    if secs < RESET_DELTA_THRESHOLD as f64 {
+        Some(Millis(now.0.saturating_add(ms)))
+    } else {
+        Some(Millis(ms))
+    }
+}
+
+/// A 200's `errors`: `[{"index": 3, "event_id": "...", "message": "..."}]`.
+fn refusals_of_2xx(body: &str) -> Vec<Refusal> {
+    let Ok(v) = json::parse(body) else { return Vec::new() };
+    let Some(errors) = v.get("errors").and_then(Value::as_array) else { return Vec::new() };
+    errors
+        .iter()
+        .map(|e| Refusal {
+            index: e.get("index").and_then(Value::as_number).and_then(|n| n.as_u64()).map(|n| n as usize),
+            event_id: e.get("event_id").and_then(Value::as_str).map(str::to_string),
+            message: e
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("refused by the collector")
+                .to_string(),
+        })
+        .filter(|r| r.index.is_some() || r.event_id.is_some())
+        .collect()
+}
+
+/// A 422's `detail`: entries whose `loc` is `["body", "events", <index>, ...]`.
+fn refusals_of_422(body: &str) -> Vec<Refusal> {
+    let Ok(v) = json::parse(body) else { return Vec::new() };
+    let Some(entries) = v.get("detail").and_then(Value::as_array) else { return Vec::new() };
+    let mut out: Vec<Refusal> = Vec::new();
+    for entry in entries {
+        let loc = entry.get("loc").and_then(Value::as_array).unwrap_or(&[]);
+        let is_events = loc.get(1).and_then(Value::as_str) == Some("events");
+        let Some(index) = loc.get(2).and_then(Value::as_number).and_then(|n| n.as_u64()) else {
+            continue;
+        };
+        if !is_events {
+            continue;
+        }
+        let field: Vec<String> = loc[3..]
+            .iter()
+            .map(|p| match p {
+                Value::String(s) => s.clone(),
+                other => other.to_json(),
+            })
+            .collect();
+        let msg = entry.get("msg").and_then(Value::as_str).unwrap_or("invalid");
+        let message =
+            if field.is_empty() { msg.to_string() } else { format!("{}: {msg}", field.join(".")) };
+        match out.iter_mut().find(|r| r.index == Some(index as usize)) {
+            // One refusal per event, all its problems in the message.
+            Some(r) => {
+                r.message.push_str("; ");
+                r.message.push_str(&message);
+            }
+            None => out.push(Refusal { index: Some(index as usize), event_id: None, message }),
+        }
+    }
+    out
+}
+
+/// A `{"detail": "..."}` string, else an excerpt of the body.
+fn detail_of(body: &str) -> String {
+    match json::parse(body) {
+        Ok(v) => match v.get("detail") {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_json(),
+            None => excerpt(body),
+        },
+        Err(_) => excerpt(body),
+    }
+}
+
+/// At most 200 characters of `body`, for reports.
+fn excerpt(body: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    match body.char_indices().nth(MAX_CHARS) {
+        Some((i, _)) => format!("{}...", &body[..i]),
+        None => body.to_string(),
+    }
+}

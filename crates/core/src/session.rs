@@ -1,1 +1,132 @@
-//! (being written)
+//! The visit: `scan_session_id` (UUID v4), its last activity, and the identity attached to it
+//! (CONTRACT.md 5).
+//!
+//! Invariants: the id is always a canonical lower-case UUID; after `timeout` without activity
+//! the next event gets a new id (the identity is kept: it names the person, not the visit;
+//! only `reset` forgets it); an id passed in the page URL as `scan_session_id` (a QR redirect
+//! can pass one) is adopted when it is a valid UUID of any version.
+
+use core::time::Duration;
+
+use crate::entropy::Entropy;
+use crate::time::Millis;
+use crate::uuid;
+
+/// The query parameter a QR redirect uses to hand over a session.
+pub const URL_PARAM: &str = "scan_session_id";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub last_activity: Millis,
+    /// `user_identifiers.email_hash` attached to every event until `reset`.
+    pub email_hash: Option<String>,
+}
+
+impl Session {
+    /// A new visit starting at `now`.
+    pub fn new(now: Millis, entropy: &mut dyn Entropy) -> Self {
+        Session { id: uuid::new_v4(entropy), last_activity: now, email_hash: None }
+    }
+
+    /// True if the visit is over at `now`.
+    pub fn expired(&self, now: Millis, timeout: Duration) -> bool {
+        now.since(self.last_activity) > timeout
+    }
+
+    /// Activity at `now`: starts a new id first if the visit expired. Returns true if it did.
+    pub fn touch(&mut self, now: Millis, timeout: Duration, entropy: &mut dyn Entropy) -> bool {
+        let rotated = self.expired(now, timeout);
+        if rotated {
+            self.id = uuid::new_v4(entropy);
+        }
+        self.last_activity = self.last_activity.max(now);
+        rotated
+    }
+
+    /// A new visit and no identity (`reset()`).
+    pub fn reset(&mut self, now: Millis, entropy: &mut dyn Entropy) {
+        *self = Session::new(now, entropy);
+    }
+}
+
+/// The `scan_session_id` query parameter of `url`, lower-cased, if it is a canonical UUID.
+/// The last valid occurrence wins (a redirect that appends its own parameter is the one that
+/// knows the visit).
+pub fn session_id_from_url(url: &str) -> Option<String> {
+    let query = url.split('#').next()?.split_once('?')?.1;
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| *k == URL_PARAM)
+        .filter_map(|(_, v)| uuid::parse_canonical(v))
+        .last()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::SeededEntropy;
+
+    const MIN30: Duration = Duration::from_secs(1800);
+
+    #[test]
+    fn session_rotates_after_inactivity_and_keeps_identity() {
+        let mut e = SeededEntropy::new(1);
+        let mut s = Session::new(Millis(0), &mut e);
+        s.email_hash = Some("h".into());
+        let first = s.id.clone();
+        assert!(!s.touch(Millis(1_800_000), MIN30, &mut e), "exactly the timeout is still the visit");
+        assert_eq!(s.id, first);
+        assert!(s.touch(Millis(3_600_001), MIN30, &mut e));
+        assert_ne!(s.id, first);
+        assert_eq!(s.email_hash.as_deref(), Some("h"));
+        assert!(uuid::is_canonical(&s.id));
+    }
+
+    #[test]
+    fn activity_keeps_the_session_alive() {
+        let mut e = SeededEntropy::new(1);
+        let mut s = Session::new(Millis(0), &mut e);
+        let id = s.id.clone();
+        for minute in 1..=120 {
+            assert!(!s.touch(Millis(minute * 60_000), MIN30, &mut e));
+        }
+        assert_eq!(s.id, id);
+    }
+
+    #[test]
+    fn reset_forgets_identity_and_starts_a_new_visit() {
+        let mut e = SeededEntropy::new(1);
+        let mut s = Session::new(Millis(0), &mut e);
+        s.email_hash = Some("h".into());
+        let id = s.id.clone();
+        s.reset(Millis(5), &mut e);
+        assert_ne!(s.id, id);
+        assert_eq!(s.email_hash, None);
+    }
+
+    #[test]
+    fn url_session_id_is_adopted_in_lower_case() {
+        let id = "7AD26D4F-3181-1EF8-B6CA-B8F59499DD43";
+        assert_eq!(
+            session_id_from_url(&format!("https://x.example/l?utm=qr&scan_session_id={id}#top"))
+                .as_deref(),
+            Some("7ad26d4f-3181-1ef8-b6ca-b8f59499dd43")
+        );
+    }
+
+    #[test]
+    fn invalid_or_missing_url_session_id_is_ignored() {
+        for url in [
+            "https://x.example/",
+            "https://x.example/?scan_session_id=",
+            "https://x.example/?scan_session_id=not-a-uuid",
+            "https://x.example/?xscan_session_id=7ad26d4f-3181-4ef8-b6ca-b8f59499dd43",
+            "https://x.example/#?scan_session_id=7ad26d4f-3181-4ef8-b6ca-b8f59499dd43",
+            "https://x.example/?scan_session_id=7ad26d4f31814ef8b6cab8f59499dd43",
+        ] {
+            assert_eq!(session_id_from_url(url), None, "{url}");
+        }
+    }
+}
