@@ -8,6 +8,13 @@
 //! Invariants: objects keep their key order and duplicate keys as written (`get` returns the
 //! last one, as `JSON.parse` does); numbers keep their source text, so `2` stays `2` and a
 //! 17-digit id is not rounded; nesting deeper than `MAX_DEPTH` is refused, never a stack overflow.
+//!
+//! Because numbers keep their text, the writer's output equals `JSON.stringify`'s when the
+//! numbers were written the way JavaScript writes them, which is the case for any text that came
+//! out of `JSON.stringify` and for every `Number::from_f64`; `2.50` or `1E3` from elsewhere are
+//! written back as they came. Strings must be valid Unicode: a `\u` escape of a lone UTF-16
+//! surrogate (which `JSON.parse` would accept) is refused with "lone surrogate" rather than
+//! silently replaced.
 
 /// Deepest nesting of arrays and objects accepted by `parse`.
 pub const MAX_DEPTH: usize = 64;
@@ -42,22 +49,366 @@ impl core::fmt::Display for JsonError {
 
 /// Parses one JSON text (RFC 8259; surrounding whitespace allowed, nothing else after it).
 pub fn parse(text: &str) -> Result<Value, JsonError> {
-    todo!("helper: {text}")
+    let mut p = Parser { src: text, pos: 0 };
+    p.skip_ws();
+    let value = p.value(0)?;
+    p.skip_ws();
+    if p.pos != text.len() {
+        return Err(p.err("unexpected text after the JSON value"));
+    }
+    Ok(value)
+}
+
+/// A recursive-descent parser over the bytes of a `&str`. Recursion is bounded by `MAX_DEPTH`
+/// (checked before descending), so the stack use is bounded whatever the input. Every slice it
+/// takes starts and ends next to an ASCII byte, so it is always on a UTF-8 boundary.
+struct Parser<'a> {
+    src: &'a str,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.src.as_bytes().get(self.pos).copied()
+    }
+
+    fn err(&self, message: &'static str) -> JsonError {
+        JsonError {
+            offset: self.pos,
+            message,
+        }
+    }
+
+    fn err_at(offset: usize, message: &'static str) -> JsonError {
+        JsonError { offset, message }
+    }
+
+    /// JSON whitespace is exactly these four bytes (not form feed, not U+00A0, ...).
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// One value starting at `pos` (whitespace already skipped); `depth` is the number of arrays
+    /// and objects around it.
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+        match self.peek() {
+            None => Err(self.err("unexpected end of input")),
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => self.string().map(Value::String),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Value::Number),
+            Some(_) => Err(self.err("expected a JSON value")),
+        }
+    }
+
+    fn literal(&mut self, word: &'static str, value: Value) -> Result<Value, JsonError> {
+        if self.src.as_bytes()[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.err("expected a JSON value"))
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        self.pos += 1; // '['
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            items.push(self.value(depth)?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b']') {
+                        return Err(self.err("trailing comma"));
+                    }
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::Array(items));
+                }
+                None => return Err(self.err("unexpected end of input")),
+                Some(_) => return Err(self.err("expected ',' or ']'")),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        self.pos += 1; // '{'
+        let mut members = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(members));
+        }
+        loop {
+            match self.peek() {
+                Some(b'"') => {}
+                None => return Err(self.err("unexpected end of input")),
+                Some(_) => return Err(self.err("expected a string key")),
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b':') => self.pos += 1,
+                None => return Err(self.err("unexpected end of input")),
+                Some(_) => return Err(self.err("expected ':'")),
+            }
+            self.skip_ws();
+            let value = self.value(depth)?;
+            members.push((key, value));
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b'}') {
+                        return Err(self.err("trailing comma"));
+                    }
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(members));
+                }
+                None => return Err(self.err("unexpected end of input")),
+                Some(_) => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+
+    /// A string literal starting at its opening quote. Runs of plain characters are copied as
+    /// slices; only escapes are decoded one by one.
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.pos += 1; // '"'
+        let mut out = String::new();
+        let mut run = self.pos;
+        loop {
+            match self.peek() {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => {
+                    out.push_str(&self.src[run..self.pos]);
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    out.push_str(&self.src[run..self.pos]);
+                    self.escape(&mut out)?;
+                    run = self.pos;
+                }
+                Some(0..=0x1f) => return Err(self.err("control character in string")),
+                Some(_) => self.pos += 1,
+            }
+        }
+    }
+
+    /// One escape sequence starting at its backslash. A `\u` escape of a UTF-16 surrogate must
+    /// be a high surrogate immediately followed by a `\u` low surrogate: a lone surrogate has no
+    /// UTF-8 form, and silently replacing it with U+FFFD would alter data without a word.
+    fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
+        let start = self.pos;
+        self.pos += 1; // '\\'
+        let c = match self.peek() {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.pos += 1;
+                let unit = self.hex4()?;
+                let code = match unit {
+                    0xD800..=0xDBFF => {
+                        if !self.src.as_bytes()[self.pos..].starts_with(b"\\u") {
+                            return Err(Self::err_at(start, "lone surrogate"));
+                        }
+                        self.pos += 2;
+                        let low = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return Err(Self::err_at(start, "lone surrogate"));
+                        }
+                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return Err(Self::err_at(start, "lone surrogate")),
+                    _ => unit,
+                };
+                out.push(char::from_u32(code).ok_or(Self::err_at(start, "lone surrogate"))?);
+                return Ok(());
+            }
+            None => return Err(self.err("unterminated string")),
+            Some(_) => return Err(Self::err_at(start, "invalid escape")),
+        };
+        self.pos += 1;
+        out.push(c);
+        Ok(())
+    }
+
+    /// Four hex digits (either case) of a `\u` escape.
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let mut unit = 0;
+        for _ in 0..4 {
+            let digit = match self.peek() {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                _ => return Err(self.err("invalid \\u escape")),
+            };
+            unit = unit * 16 + u32::from(digit);
+            self.pos += 1;
+        }
+        Ok(unit)
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, kept as text.
+    fn number(&mut self) -> Result<Number, JsonError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => {
+                self.pos += 1;
+                if let Some(b'0'..=b'9') = self.peek() {
+                    return Err(self.err("leading zero in number"));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err("expected a digit")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !self.digits() {
+                return Err(self.err("expected a digit after '.'"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !self.digits() {
+                return Err(self.err("expected a digit in the exponent"));
+            }
+        }
+        Ok(Number(self.src[start..self.pos].to_owned()))
+    }
+
+    /// Skips ASCII digits; true if there was at least one.
+    fn digits(&mut self) -> bool {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos > start
+    }
 }
 
 /// Appends `s` as a JSON string literal, escaped exactly as `JSON.stringify` does: `"` and `\`
 /// backslash-escaped, `\b \f \n \r \t` by name, other controls below U+0020 as `\u00XX`
 /// (lower-case hex), everything else (including `/` and non-ASCII) as is.
 pub fn write_str(out: &mut String, s: &str) {
-    todo!("helper: {out} {s}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut run = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let named = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `b` is ASCII, so `i` and `i + 1` are character boundaries.
+        out.push_str(&s[run..i]);
+        if named.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(named);
+        }
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
+    out.push('"');
 }
 
 impl Number {
     /// A number from an `f64`; `None` for NaN and infinities (JSON has no such values).
     /// Formats like JavaScript's `Number.prototype.toString` for the values tests use
     /// (integers print without a fraction: `2.0` gives `2`).
+    ///
+    /// How: Rust's `{:e}` gives the shortest digits that round-trip (as JavaScript's algorithm
+    /// does, ECMA-262 Number::toString) and their exponent; the layout rules of that algorithm
+    /// then place the decimal point: plain notation for 1e-7 < |x| < 1e21, exponent form
+    /// (`1e+21`, `1.5e-7`) outside. `-0` gives `0`, as in JavaScript.
     pub fn from_f64(x: f64) -> Option<Number> {
-        todo!("helper: {x}")
+        if !x.is_finite() {
+            return None;
+        }
+        if x == 0.0 {
+            return Some(Number("0".to_owned()));
+        }
+        let sci = format!("{:e}", x.abs()); // e.g. "1.5e-7", "2e0"
+        let (mantissa, exponent) = sci.split_once('e')?;
+        let exponent: i32 = exponent.parse().ok()?;
+        let digits: Vec<u8> = mantissa.bytes().filter(|b| b.is_ascii_digit()).collect();
+        let digits = core::str::from_utf8(&digits).ok()?;
+        // JavaScript's names: x = 0.digits * 10^n, k digits.
+        let k = digits.len() as i32;
+        let n = exponent + 1;
+        let mut out = String::with_capacity(k as usize + 8);
+        if x < 0.0 {
+            out.push('-');
+        }
+        if k <= n && n <= 21 {
+            out.push_str(digits);
+            out.extend(core::iter::repeat('0').take((n - k) as usize));
+        } else if 0 < n && n <= 21 {
+            out.push_str(&digits[..n as usize]);
+            out.push('.');
+            out.push_str(&digits[n as usize..]);
+        } else if -6 < n && n <= 0 {
+            out.push_str("0.");
+            out.extend(core::iter::repeat('0').take(-n as usize));
+            out.push_str(digits);
+        } else {
+            out.push_str(&digits[..1]);
+            if k > 1 {
+                out.push('.');
+                out.push_str(&digits[1..]);
+            }
+            out.push('e');
+            out.push(if n > 0 { '+' } else { '-' });
+            out.push_str(&(n - 1).unsigned_abs().to_string());
+        }
+        Some(Number(out))
     }
     /// An integer number.
     pub fn from_i64(x: i64) -> Number {
@@ -79,7 +430,8 @@ impl Number {
 
 impl Value {
     /// Compact JSON text, byte-for-byte what `JSON.stringify(JSON.parse(text))` gives for
-    /// values without duplicate keys.
+    /// values without duplicate keys (numbers are written as their source text; see the
+    /// module comment).
     pub fn to_json(&self) -> String {
         let mut out = String::new();
         self.write_json(&mut out);
@@ -87,7 +439,35 @@ impl Value {
     }
     /// Appends the compact JSON text of `self` to `out`.
     pub fn write_json(&self, out: &mut String) {
-        todo!("helper: {out}")
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(true) => out.push_str("true"),
+            Value::Bool(false) => out.push_str("false"),
+            Value::Number(n) => out.push_str(&n.0),
+            Value::String(s) => write_str(out, s),
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(']');
+            }
+            Value::Object(members) => {
+                out.push('{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_str(out, key);
+                    out.push(':');
+                    value.write_json(out);
+                }
+                out.push('}');
+            }
+        }
     }
     /// The member `key` of an object (the last one if repeated), `None` otherwise.
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -124,5 +504,409 @@ impl Value {
             Value::Array(_) => "an array",
             Value::Object(_) => "an object",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn num(text: &str) -> Value {
+        Value::Number(Number(text.to_owned()))
+    }
+
+    fn s(text: &str) -> Value {
+        Value::String(text.to_owned())
+    }
+
+    fn err(text: &str) -> JsonError {
+        parse(text).expect_err(text)
+    }
+
+    #[test]
+    fn parses_every_kind_of_value_with_whitespace_around() {
+        let v =
+            parse(" \t\r\n{\"a\" : [1, -2.5e+3, true, false, null, \"x\"], \"b\": {}} \n").unwrap();
+        let expected = Value::Object(vec![
+            (
+                "a".to_owned(),
+                Value::Array(vec![
+                    num("1"),
+                    num("-2.5e+3"),
+                    Value::Bool(true),
+                    Value::Bool(false),
+                    Value::Null,
+                    s("x"),
+                ]),
+            ),
+            ("b".to_owned(), Value::Object(vec![])),
+        ]);
+        assert_eq!(v, expected);
+        assert_eq!(parse("[]").unwrap(), Value::Array(vec![]));
+        assert_eq!(parse("  0 ").unwrap(), num("0"));
+        assert_eq!(parse("\"\"").unwrap(), s(""));
+    }
+
+    #[test]
+    fn numbers_keep_their_source_text() {
+        for text in [
+            "2",
+            "-0",
+            "19.98",
+            "12345678901234567890",
+            "1E400",
+            "0.10",
+            "2.50e-3",
+        ] {
+            let v = parse(text).unwrap();
+            assert_eq!(v.as_number().unwrap().as_str(), text);
+            assert_eq!(v.to_json(), text);
+        }
+        assert_eq!(parse("3").unwrap().as_number().unwrap().as_u64(), Some(3));
+        assert_eq!(parse("3.0").unwrap().as_number().unwrap().as_u64(), None);
+        assert_eq!(parse("-3").unwrap().as_number().unwrap().as_u64(), None);
+        assert_eq!(parse("19.98").unwrap().as_number().unwrap().as_f64(), 19.98);
+    }
+
+    #[test]
+    fn objects_keep_order_and_duplicates_and_get_returns_the_last() {
+        let v = parse(r#"{"b":1,"a":2,"b":3}"#).unwrap();
+        assert_eq!(v.to_json(), r#"{"b":1,"a":2,"b":3}"#);
+        assert_eq!(v.get("b"), Some(&num("3")));
+        assert_eq!(v.get("a"), Some(&num("2")));
+        assert_eq!(v.get("c"), None);
+        assert_eq!(num("1").get("b"), None);
+    }
+
+    #[test]
+    fn string_escapes_are_decoded() {
+        let v = parse(r#""a\"b\\c\/d\be\ff\ng\rh\ti\u0041\u00e9\u20AC""#).unwrap();
+        assert_eq!(v, s("a\"b\\c/d\u{8}e\u{c}f\ng\rh\ti\u{41}\u{e9}\u{20ac}"));
+        assert_eq!(
+            parse("\"h\u{e9}\u{1F600}\"").unwrap(),
+            s("h\u{e9}\u{1F600}")
+        );
+    }
+
+    #[test]
+    fn surrogate_pairs_become_one_character() {
+        assert_eq!(parse(r#""\ud83d\ude00""#).unwrap(), s("\u{1F600}"));
+        assert_eq!(parse(r#""\uD834\uDD1E!""#).unwrap(), s("\u{1D11E}!"));
+    }
+
+    #[test]
+    fn lone_surrogates_are_refused() {
+        for text in [
+            r#""\ud83d""#,
+            r#""\ud83dx""#,
+            r#""\ud83d\u0041""#,
+            r#""\ud83d\ud83d""#,
+            r#""\ude00""#,
+            r#""x\ude00\ud83d""#,
+        ] {
+            assert_eq!(err(text).message, "lone surrogate", "{text}");
+        }
+        assert_eq!(err(r#""ab\ude00""#).offset, 3);
+    }
+
+    #[test]
+    fn trailing_commas_are_refused() {
+        assert_eq!(err("[1,]").message, "trailing comma");
+        assert_eq!(err("[1 , ]").message, "trailing comma");
+        assert_eq!(err(r#"{"a":1,}"#).message, "trailing comma");
+        assert!(parse("[,]").is_err());
+        assert!(parse("[1,,2]").is_err());
+        assert!(parse("{,}").is_err());
+    }
+
+    #[test]
+    fn malformed_numbers_are_refused() {
+        for text in [
+            "01",
+            "-01",
+            "00",
+            "1.",
+            ".5",
+            "-",
+            "+1",
+            "1e",
+            "1e+",
+            "1.e3",
+            "0x10",
+            "1_000",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "- 1",
+            "1.5.2",
+        ] {
+            assert!(parse(text).is_err(), "{text} was accepted");
+        }
+        assert_eq!(err("012").message, "leading zero in number");
+        assert_eq!(err("012").offset, 1);
+    }
+
+    #[test]
+    fn control_characters_in_strings_are_refused() {
+        for c in (0u8..0x20).map(char::from) {
+            let text = format!("\"a{c}b\"");
+            assert_eq!(err(&text).message, "control character in string", "{c:?}");
+            assert_eq!(err(&text).offset, 2);
+        }
+        // DEL and C1 controls are not JSON control characters.
+        assert_eq!(parse("\"\u{7f}\u{85}\"").unwrap(), s("\u{7f}\u{85}"));
+    }
+
+    #[test]
+    fn other_malformed_texts_are_refused_with_an_offset() {
+        let cases: &[(&str, usize)] = &[
+            ("", 0),
+            ("   ", 3),
+            ("1 2", 2),
+            ("{} x", 3),
+            ("[1", 2),
+            ("[1 2]", 3),
+            (r#"{"a" 1}"#, 5),
+            (r#"{a:1}"#, 1),
+            (r#"{"a":}"#, 5),
+            ("'a'", 0),
+            ("\"abc", 4),
+            (r#""\x""#, 1),
+            (r#""\u12""#, 5),
+            (r#""\u12g4""#, 5),
+            ("tru", 0),
+            ("nulls", 4),
+            ("True", 0),
+            ("[1]/* c */", 3),
+            ("\u{a0}1", 0),
+            ("\u{c}1", 0),
+            ("\u{feff}1", 0),
+        ];
+        for &(text, offset) in cases {
+            let e = err(text);
+            assert_eq!(e.offset, offset, "{text:?}: {e}");
+        }
+        assert_eq!(
+            err("[1 2]").to_string(),
+            "invalid JSON at byte 3: expected ',' or ']'"
+        );
+    }
+
+    #[test]
+    fn nesting_up_to_max_depth_is_accepted() {
+        let text = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(parse(&text).unwrap().to_json(), text);
+        let text = format!("{}1{}", r#"{"a":"#.repeat(MAX_DEPTH), "}".repeat(MAX_DEPTH));
+        assert_eq!(parse(&text).unwrap().to_json(), text);
+    }
+
+    #[test]
+    fn nesting_deeper_than_max_depth_is_an_error_not_a_stack_overflow() {
+        let text = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let e = err(&text);
+        assert_eq!((e.offset, e.message), (MAX_DEPTH, "nesting too deep"));
+        assert_eq!(err(&"[".repeat(1_000_000)).message, "nesting too deep");
+        assert_eq!(
+            err(&r#"{"a":"#.repeat(1_000_000)).message,
+            "nesting too deep"
+        );
+        assert_eq!(err(&"[{\"a\":".repeat(500_000)).message, "nesting too deep");
+    }
+
+    #[test]
+    fn write_str_escapes_like_json_stringify() {
+        let mut out = String::new();
+        write_str(
+            &mut out,
+            "a\"b\\c/d\u{8}\u{c}\n\r\t\u{0}\u{1f}\u{7f}é€\u{2028}\u{1F600}",
+        );
+        assert_eq!(
+            out,
+            "\"a\\\"b\\\\c/d\\b\\f\\n\\r\\t\\u0000\\u001f\u{7f}é€\u{2028}\u{1F600}\""
+        );
+        // JSON.stringify("\x0b\x1a\x1b") === '"\\u000b\\u001a\\u001b"'
+        let mut out = String::from("prefix:");
+        write_str(&mut out, "\u{b}\u{1a}\u{1b}");
+        assert_eq!(out, "prefix:\"\\u000b\\u001a\\u001b\"");
+    }
+
+    #[test]
+    fn write_json_is_compact() {
+        let v = Value::Object(vec![
+            (
+                "k y".to_owned(),
+                Value::Array(vec![Value::Null, Value::Bool(true), s("\n")]),
+            ),
+            ("n".to_owned(), Value::Number(Number::from_i64(-7))),
+            ("o".to_owned(), Value::Object(vec![])),
+        ]);
+        assert_eq!(v.to_json(), r#"{"k y":[null,true,"\n"],"n":-7,"o":{}}"#);
+        let mut out = String::from("x");
+        Value::Array(vec![]).write_json(&mut out);
+        assert_eq!(out, "x[]");
+    }
+
+    #[test]
+    fn from_f64_formats_like_javascript() {
+        // Each expected value is what `String(x)` gives in JavaScript.
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (-0.0, "0"),
+            (2.0, "2"),
+            (-2.0, "-2"),
+            (100.0, "100"),
+            (19.98, "19.98"),
+            (0.1, "0.1"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (123.456, "123.456"),
+            (-1.5, "-1.5"),
+            (1e20, "100000000000000000000"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (1e21, "1e+21"),
+            (1.2345e25, "1.2345e+25"),
+            (9007199254740992.0, "9007199254740992"),
+            (1e-6, "0.000001"),
+            (0.000001234, "0.000001234"),
+            (1e-7, "1e-7"),
+            (1.5e-7, "1.5e-7"),
+            (-1.5e-7, "-1.5e-7"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (5e-324, "5e-324"),
+            (1.0 / 3.0, "0.3333333333333333"),
+        ];
+        for &(x, expected) in cases {
+            assert_eq!(Number::from_f64(x).unwrap().as_str(), expected, "{x:e}");
+        }
+        assert_eq!(Number::from_f64(f64::NAN), None);
+        assert_eq!(Number::from_f64(f64::INFINITY), None);
+        assert_eq!(Number::from_f64(f64::NEG_INFINITY), None);
+    }
+
+    /// Arbitrary JSON values as serde_json builds them, strings biased towards the characters
+    /// that need escaping.
+    fn arb_serde_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value as J;
+        let string = prop_oneof![
+            any::<String>(),
+            "[\\x00-\\x7f\u{e9}\u{2028}\u{1F600}]{0,12}"
+        ];
+        let leaf = prop_oneof![
+            Just(J::Null),
+            any::<bool>().prop_map(J::Bool),
+            any::<i64>().prop_map(J::from),
+            any::<u64>().prop_map(J::from),
+            any::<f64>()
+                .prop_filter_map("finite", |x| serde_json::Number::from_f64(x).map(J::Number)),
+            string.clone().prop_map(J::String),
+        ];
+        leaf.prop_recursive(8, 128, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(J::Array),
+                prop::collection::vec((string.clone(), inner), 0..8)
+                    .prop_map(|members| J::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Strings over the JSON alphabet, so that random texts get past the first byte.
+    fn json_ish() -> impl Strategy<Value = String> {
+        "[\\[\\]{}:,\" \\n0-9.eE+\\-tfnrulsa\\\\/ubdcDF]{0,120}"
+    }
+
+    proptest! {
+        #[test]
+        fn to_json_of_parse_equals_serde_json_compact_output(v in arb_serde_value()) {
+            let compact = serde_json::to_string(&v).unwrap();
+            prop_assert_eq!(parse(&compact).unwrap().to_json(), compact.clone());
+            let pretty = serde_json::to_string_pretty(&v).unwrap();
+            prop_assert_eq!(parse(&pretty).unwrap().to_json(), compact);
+        }
+
+        #[test]
+        fn write_str_matches_serde_json_and_round_trips(text in any::<String>()) {
+            let mut out = String::new();
+            write_str(&mut out, &text);
+            prop_assert_eq!(&out, &serde_json::to_string(&text).unwrap());
+            prop_assert_eq!(parse(&out).unwrap(), Value::String(text));
+        }
+
+        #[test]
+        fn from_f64_round_trips_and_is_valid_json(x in any::<f64>()) {
+            match Number::from_f64(x) {
+                None => prop_assert!(!x.is_finite()),
+                Some(n) => {
+                    prop_assert_eq!(n.as_f64(), x + 0.0); // -0 is written as 0
+                    prop_assert_eq!(parse(n.as_str()).unwrap(), Value::Number(n.clone()));
+                }
+            }
+        }
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_strings(text in any::<String>()) {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn parse_accepts_exactly_what_serde_json_accepts(text in json_ish()) {
+            check_against_serde_json(&text)?;
+        }
+
+        #[test]
+        fn parse_agrees_with_serde_json_on_near_valid_texts(
+            v in arb_serde_value(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0..3u8, json_char()), 1..4),
+        ) {
+            let mut chars: Vec<char> = serde_json::to_string(&v).unwrap().chars().collect();
+            for (at, op, c) in edits {
+                let i = at.index(chars.len() + 1);
+                match op {
+                    0 => chars.insert(i, c),
+                    1 if i < chars.len() => {
+                        chars.remove(i);
+                    }
+                    _ if i < chars.len() => chars[i] = c,
+                    _ => chars.push(c),
+                }
+            }
+            check_against_serde_json(&chars.into_iter().collect::<String>())?;
+        }
+    }
+
+    /// One character of JSON's syntax, or one that is close to it.
+    fn json_char() -> impl Strategy<Value = char> {
+        prop::sample::select(
+            &[
+                '[', ']', '{', '}', ':', ',', '"', '\\', ' ', '\n', '\t', '\u{c}', '\u{0}',
+                '\u{1f}', '0', '1', '9', '.', 'e', 'E', '+', '-', 't', 'n', 'u', 'a', '/', 'b',
+                'D', '\u{e9}',
+            ][..],
+        )
+    }
+
+    /// Our parser accepts `text` exactly when serde_json does, with the same value.
+    fn check_against_serde_json(text: &str) -> Result<(), TestCaseError> {
+        let ours = parse(text);
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(theirs) => {
+                let ours = ours.map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+                let written = ours.to_json();
+                // Compact output never needs more bytes than any way of writing the same value.
+                prop_assert!(written.len() <= text.len(), "{:?} -> {:?}", text, written);
+                // Same value: compare through serde_json's reading of our output.
+                let back: serde_json::Value = serde_json::from_str(&written).unwrap();
+                prop_assert_eq!(back, theirs);
+            }
+            // serde_json refuses numbers out of f64 range; JSON's grammar does not.
+            Err(e) if e.to_string().contains("number out of range") => {}
+            Err(e) => prop_assert!(ours.is_err(), "{:?} accepted, serde_json: {}", text, e),
+        }
+        Ok(())
     }
 }

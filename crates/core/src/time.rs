@@ -14,8 +14,13 @@ impl Millis {
     pub const ZERO: Millis = Millis(0);
 
     /// `self + d`, saturating at `u64::MAX`.
+    // Not `ops::Add`: this addition saturates instead of overflowing, and says so by its call.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, d: Duration) -> Millis {
-        Millis(self.0.saturating_add(d.as_millis().min(u64::MAX as u128) as u64))
+        Millis(
+            self.0
+                .saturating_add(d.as_millis().min(u64::MAX as u128) as u64),
+        )
     }
 
     /// The time from `earlier` to `self`, zero if `earlier` is later.
@@ -26,21 +31,634 @@ impl Millis {
 
 /// Formats `t` as RFC 3339 UTC with exactly three fractional digits, the way JavaScript's
 /// `Date.prototype.toISOString` does for years 0000..=9999: `2026-11-23T10:00:01.500Z`.
+///
+/// Later years (JavaScript allows up to +275760) are written in the expanded form
+/// `toISOString` uses, `+010000-01-01T00:00:00.000Z`.
 pub fn format_rfc3339_millis(t: Millis) -> String {
-    todo!("helper: time formatting {t:?}")
+    let days = t.0 / MILLIS_PER_DAY;
+    let (year, month, day) = civil_from_days(days as i64);
+    let of_day = t.0 % MILLIS_PER_DAY;
+    let mut out = String::with_capacity(24);
+    if year <= 9999 {
+        push_padded(&mut out, year as u64, 4);
+    } else {
+        out.push('+');
+        push_padded(&mut out, year as u64, 6);
+    }
+    out.push('-');
+    push_padded(&mut out, u64::from(month), 2);
+    out.push('-');
+    push_padded(&mut out, u64::from(day), 2);
+    out.push('T');
+    push_padded(&mut out, of_day / 3_600_000, 2);
+    out.push(':');
+    push_padded(&mut out, of_day / 60_000 % 60, 2);
+    out.push(':');
+    push_padded(&mut out, of_day / 1000 % 60, 2);
+    out.push('.');
+    push_padded(&mut out, of_day % 1000, 3);
+    out.push('Z');
+    out
+}
+
+const MILLIS_PER_DAY: u64 = 86_400_000;
+
+/// Appends `value` in decimal, left-padded with zeros to `width` digits (hand-written rather
+/// than `format!("{:0w$}")` to keep the formatting machinery out of the wasm).
+fn push_padded(out: &mut String, mut value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut len = 0;
+    while value > 0 || len < width {
+        digits[len] = b'0' + (value % 10) as u8;
+        value /= 10;
+        len += 1;
+    }
+    out.extend(digits[..len].iter().rev().map(|&d| char::from(d)));
+}
+
+/// (year, month 1..=12, day 1..=31) of the day `days` after 1970-01-01, proleptic Gregorian.
+/// Howard Hinnant's `civil_from_days` (<https://howardhinnant.github.io/date_algorithms.html>):
+/// it shifts the year to start on March 1st so that the leap day is the last day of a year,
+/// then counts 400-year eras of 146,097 days.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468; // days since 0000-03-01
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of era, 0..=146_096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era, 0..=399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of (March-based) year, 0..=365
+    let mp = (5 * doy + 2) / 153; // March-based month, 0..=11
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Days from 1970-01-01 to the given date (the inverse of `civil_from_days`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let month = i64::from(month);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn is_leap_year(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// A calendar date and time of day in UTC, as read from a text, not yet validated.
+struct DateTime {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    milli: u32,
+}
+
+impl DateTime {
+    /// The instant, or `None` for an impossible date or time or one before 1970. A leap second
+    /// (`:60`) cannot be represented in Unix time; it becomes the last millisecond before the
+    /// next minute, which keeps the order of events.
+    fn to_millis(&self) -> Option<Millis> {
+        if !(1..=12).contains(&self.month)
+            || self.day == 0
+            || self.day > days_in_month(self.year, self.month)
+            || self.hour > 23
+            || self.minute > 59
+            || self.second > 60
+            || self.year < 1970
+        {
+            return None;
+        }
+        let (second, milli) = if self.second == 60 {
+            (59, 999)
+        } else {
+            (self.second, self.milli)
+        };
+        let days = days_from_civil(self.year, self.month, self.day) as u64;
+        let seconds = u64::from(self.hour * 3600 + self.minute * 60 + second);
+        Some(Millis(
+            days * MILLIS_PER_DAY + seconds * 1000 + u64::from(milli),
+        ))
+    }
+}
+
+/// Reads exactly `len` ASCII digits at `at`.
+fn digits(b: &[u8], at: usize, len: usize) -> Option<u32> {
+    let field = b.get(at..at + len)?;
+    field.iter().try_fold(0u32, |acc, &d| {
+        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+    })
+}
+
+/// Reads `HH:MM:SS` at `at`.
+fn time_of_day(b: &[u8], at: usize) -> Option<(u32, u32, u32)> {
+    if b.get(at + 2) != Some(&b':') || b.get(at + 5) != Some(&b':') {
+        return None;
+    }
+    Some((
+        digits(b, at, 2)?,
+        digits(b, at + 3, 2)?,
+        digits(b, at + 6, 2)?,
+    ))
 }
 
 /// Parses an RFC 3339 date-time in UTC (`Z` or `z`, or an offset of `+00:00`/`-00:00`) with a
 /// fractional-seconds part of 1 to 9 digits (the contract requires milliseconds; more digits are
 /// truncated to milliseconds). Returns `None` for anything else, including impossible dates
 /// (2026-02-30), hours > 23, minutes > 59 and seconds > 60 (a leap second 60 is clamped to 59.999).
+///
+/// The date/time separator may be `T` or `t`, as RFC 3339 allows; years are four digits, from
+/// 1970 (`Millis` cannot hold earlier instants).
 pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
-    todo!("helper: {s}")
+    // YYYY-MM-DDTHH:MM:SS.f{1,9}(Z|+00:00), checked position by position.
+    let b = s.as_bytes();
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't'))
+    {
+        return None;
+    }
+    let (hour, minute, second) = time_of_day(b, 11)?;
+    if b.get(19) != Some(&b'.') {
+        return None;
+    }
+    let fraction = b[20..].iter().take_while(|d| d.is_ascii_digit()).count();
+    if !(1..=9).contains(&fraction) {
+        return None;
+    }
+    // The first three digits, right-padded: ".5" is 500 ms, ".123456" is 123 ms.
+    let milli = b[20..20 + fraction.min(3)]
+        .iter()
+        .chain(b"00")
+        .take(3)
+        .fold(0, |acc, &d| acc * 10 + u32::from(d - b'0'));
+    match &b[20 + fraction..] {
+        b"Z" | b"z" | b"+00:00" | b"-00:00" => {}
+        _ => return None,
+    }
+    DateTime {
+        year: i64::from(digits(b, 0, 4)?),
+        month: digits(b, 5, 2)?,
+        day: digits(b, 8, 2)?,
+        hour,
+        minute,
+        second,
+        milli,
+    }
+    .to_millis()
 }
 
 /// Parses an HTTP date (RFC 9110 section 5.6.7): the preferred IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`) and the two obsolete forms a server may still send,
 /// RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+///
+/// Leniencies, because a `Retry-After` that is understood beats one that is ignored: names and
+/// `GMT` are matched case-insensitively, spaces and tabs around the value are ignored, and the
+/// day name is checked to be a day name but not to match the date. The RFC 850 form has a
+/// two-digit year; RFC 9110 says to read it as the most recent year that is not more than 50
+/// years in the future, which needs a clock the core does not have, so `70..=99` are read as
+/// 1970..=1999 and `00..=69` as 2000..=2069 (right for any date this code will meet until 2069).
+/// Dates before 1970 give `None`.
 pub fn parse_http_date(s: &str) -> Option<Millis> {
-    todo!("helper: {s}")
+    let s = s.trim_matches(|c| c == ' ' || c == '\t');
+    let b = s.as_bytes();
+    match s.find(',') {
+        // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+        Some(3) => {
+            short_day_name(&b[..3])?;
+            if b.len() != 29
+                || b[4] != b' '
+                || b[7] != b' '
+                || b[11] != b' '
+                || b[16] != b' '
+                || !b[25..].eq_ignore_ascii_case(b" GMT")
+            {
+                return None;
+            }
+            let (hour, minute, second) = time_of_day(b, 17)?;
+            DateTime {
+                year: i64::from(digits(b, 12, 4)?),
+                month: month(&b[8..11])?,
+                day: digits(b, 5, 2)?,
+                hour,
+                minute,
+                second,
+                milli: 0,
+            }
+            .to_millis()
+        }
+        // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
+        Some(comma) => {
+            if !LONG_DAY_NAMES
+                .iter()
+                .any(|name| name.as_bytes().eq_ignore_ascii_case(&b[..comma]))
+            {
+                return None;
+            }
+            let b = &b[comma + 1..];
+            if b.len() != 23
+                || b[0] != b' '
+                || b[3] != b'-'
+                || b[7] != b'-'
+                || b[10] != b' '
+                || !b[19..].eq_ignore_ascii_case(b" GMT")
+            {
+                return None;
+            }
+            let two_digit_year = digits(b, 8, 2)?;
+            let (hour, minute, second) = time_of_day(b, 11)?;
+            DateTime {
+                year: i64::from(two_digit_year) + if two_digit_year >= 70 { 1900 } else { 2000 },
+                month: month(&b[4..7])?,
+                day: digits(b, 1, 2)?,
+                hour,
+                minute,
+                second,
+                milli: 0,
+            }
+            .to_millis()
+        }
+        // asctime: "Sun Nov  6 08:49:37 1994" (the day is space-padded; "06" is accepted too)
+        None => {
+            if b.len() != 24 || b[3] != b' ' || b[7] != b' ' || b[10] != b' ' || b[19] != b' ' {
+                return None;
+            }
+            short_day_name(&b[..3])?;
+            let day = match b[8] {
+                b' ' => digits(b, 9, 1)?,
+                _ => digits(b, 8, 2)?,
+            };
+            let (hour, minute, second) = time_of_day(b, 11)?;
+            DateTime {
+                year: i64::from(digits(b, 20, 4)?),
+                month: month(&b[4..7])?,
+                day,
+                hour,
+                minute,
+                second,
+                milli: 0,
+            }
+            .to_millis()
+        }
+    }
+}
+
+const SHORT_DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const LONG_DAY_NAMES: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn short_day_name(name: &[u8]) -> Option<()> {
+    SHORT_DAY_NAMES
+        .iter()
+        .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
+        .then_some(())
+}
+
+/// The month number 1..=12 of a three-letter English month name.
+fn month(name: &[u8]) -> Option<u32> {
+    let index = MONTHS
+        .iter()
+        .position(|m| m.as_bytes().eq_ignore_ascii_case(name))?;
+    Some(index as u32 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// 9999-12-31T23:59:59.999Z, the last instant `toISOString` writes with a four-digit year.
+    const LAST_FOUR_DIGIT_YEAR_MILLI: u64 = 253_402_300_799_999;
+
+    fn parse(s: &str) -> Option<u64> {
+        parse_rfc3339_utc_millis(s).map(|t| t.0)
+    }
+
+    fn http(s: &str) -> Option<u64> {
+        parse_http_date(s).map(|t| t.0)
+    }
+
+    /// An independent, slow reference: walk the calendar year by year and month by month.
+    fn naive_civil(t: u64) -> (i64, u32, u32, u64) {
+        let mut days = t / MILLIS_PER_DAY;
+        let mut year = 1970;
+        loop {
+            let in_year = if is_leap_year(year) { 366 } else { 365 };
+            if days < in_year {
+                break;
+            }
+            days -= in_year;
+            year += 1;
+        }
+        let mut month = 1;
+        while days >= u64::from(days_in_month(year, month)) {
+            days -= u64::from(days_in_month(year, month));
+            month += 1;
+        }
+        (year, month, days as u32 + 1, t % MILLIS_PER_DAY)
+    }
+
+    /// Index into SHORT_DAY_NAMES / LONG_DAY_NAMES (Monday first); 1970-01-01 was a Thursday.
+    fn weekday(t: u64) -> usize {
+        ((t / MILLIS_PER_DAY + 3) % 7) as usize
+    }
+
+    /// The three HTTP date forms of `t` (whole seconds), written independently of the parser.
+    fn http_dates(t: u64) -> [String; 3] {
+        let (y, m, d, of_day) = naive_civil(t);
+        let (hh, mm, ss) = (of_day / 3_600_000, of_day / 60_000 % 60, of_day / 1000 % 60);
+        let mon = MONTHS[m as usize - 1];
+        let wd = weekday(t);
+        [
+            format!(
+                "{}, {d:02} {mon} {y:04} {hh:02}:{mm:02}:{ss:02} GMT",
+                SHORT_DAY_NAMES[wd]
+            ),
+            format!(
+                "{}, {d:02}-{mon}-{:02} {hh:02}:{mm:02}:{ss:02} GMT",
+                LONG_DAY_NAMES[wd],
+                y % 100
+            ),
+            format!(
+                "{} {mon} {d:>2} {hh:02}:{mm:02}:{ss:02} {y:04}",
+                SHORT_DAY_NAMES[wd]
+            ),
+        ]
+    }
+
+    #[test]
+    fn formats_known_instants() {
+        let cases: &[(u64, &str)] = &[
+            (0, "1970-01-01T00:00:00.000Z"),
+            (1, "1970-01-01T00:00:00.001Z"),
+            (86_399_999, "1970-01-01T23:59:59.999Z"),
+            (78_796_799_999, "1972-06-30T23:59:59.999Z"),
+            (784_111_777_000, "1994-11-06T08:49:37.000Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (951_868_800_000, "2000-03-01T00:00:00.000Z"),
+            (1_709_210_096_789, "2024-02-29T12:34:56.789Z"),
+            (1_795_428_001_500, "2026-11-23T10:00:01.500Z"),
+            (1_795_428_002_123, "2026-11-23T10:00:02.123Z"),
+            (4_107_542_399_999, "2100-02-28T23:59:59.999Z"),
+            (4_107_542_400_000, "2100-03-01T00:00:00.000Z"),
+            (LAST_FOUR_DIGIT_YEAR_MILLI, "9999-12-31T23:59:59.999Z"),
+            // Beyond: the expanded year of toISOString, e.g. new Date(253402300800000).
+            (
+                LAST_FOUR_DIGIT_YEAR_MILLI + 1,
+                "+010000-01-01T00:00:00.000Z",
+            ),
+            (8_640_000_000_000_000, "+275760-09-13T00:00:00.000Z"),
+        ];
+        for &(t, expected) in cases {
+            assert_eq!(format_rfc3339_millis(Millis(t)), expected, "{t}");
+        }
+        // Never panics, whatever the input.
+        assert!(format_rfc3339_millis(Millis(u64::MAX)).starts_with('+'));
+    }
+
+    #[test]
+    fn parses_known_timestamps() {
+        assert_eq!(parse("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(parse("2026-11-23T10:00:01.500Z"), Some(1_795_428_001_500));
+        assert_eq!(parse("2026-11-23t10:00:01.500z"), Some(1_795_428_001_500));
+        assert_eq!(
+            parse("2026-11-23T10:00:01.500+00:00"),
+            Some(1_795_428_001_500)
+        );
+        assert_eq!(
+            parse("2026-11-23T10:00:01.500-00:00"),
+            Some(1_795_428_001_500)
+        );
+        assert_eq!(parse("2000-02-29T00:00:00.000Z"), Some(951_782_400_000));
+        assert_eq!(parse("2024-02-29T12:34:56.789Z"), Some(1_709_210_096_789));
+        assert_eq!(
+            parse("9999-12-31T23:59:59.999Z"),
+            Some(LAST_FOUR_DIGIT_YEAR_MILLI)
+        );
+    }
+
+    #[test]
+    fn fractions_of_one_to_nine_digits_are_truncated_to_millis() {
+        assert_eq!(parse("1970-01-01T00:00:01.5Z"), Some(1_500));
+        assert_eq!(parse("1970-01-01T00:00:01.05Z"), Some(1_050));
+        assert_eq!(parse("1970-01-01T00:00:01.123456Z"), Some(1_123));
+        assert_eq!(parse("1970-01-01T00:00:01.999999999Z"), Some(1_999));
+        assert_eq!(parse("1970-01-01T00:00:01Z"), None);
+        assert_eq!(parse("1970-01-01T00:00:01.Z"), None);
+        assert_eq!(parse("1970-01-01T00:00:01.1234567890Z"), None);
+    }
+
+    #[test]
+    fn a_leap_second_is_clamped_to_the_last_millisecond_of_its_minute() {
+        assert_eq!(parse("1972-06-30T23:59:60.000Z"), Some(78_796_799_999));
+        assert_eq!(parse("1972-06-30T23:59:60.500Z"), Some(78_796_799_999));
+        assert_eq!(http("Fri, 30 Jun 1972 23:59:60 GMT"), Some(78_796_799_999));
+    }
+
+    #[test]
+    fn impossible_dates_and_times_are_refused() {
+        for s in [
+            "2026-02-29T00:00:00.000Z", // not a leap year
+            "2100-02-29T00:00:00.000Z", // divisible by 100, not by 400
+            "2026-02-30T00:00:00.000Z",
+            "2026-04-31T00:00:00.000Z",
+            "2026-13-01T00:00:00.000Z",
+            "2026-00-01T00:00:00.000Z",
+            "2026-01-00T00:00:00.000Z",
+            "2026-01-32T00:00:00.000Z",
+            "2026-01-01T24:00:00.000Z",
+            "2026-01-01T23:60:00.000Z",
+            "2026-01-01T23:59:61.000Z",
+            "1969-12-31T23:59:59.999Z", // before what Millis can hold
+        ] {
+            assert_eq!(parse(s), None, "{s}");
+        }
+        assert_eq!(parse("2000-02-29T00:00:00.000Z"), Some(951_782_400_000));
+        assert_eq!(parse("2024-02-29T00:00:00.000Z"), Some(1_709_164_800_000));
+    }
+
+    #[test]
+    fn other_forms_are_refused() {
+        for s in [
+            "",
+            "2026-11-23",
+            "2026-11-23T10:00:01.500",       // no zone
+            "2026-11-23T10:00:01.500+01:00", // not UTC
+            "2026-11-23T10:00:01.500+0000",  // not RFC 3339
+            "2026-11-23 10:00:01.500Z",      // space separator (an RFC 3339 note, not its grammar)
+            "2026-11-23T10:00:01.500Z ",
+            " 2026-11-23T10:00:01.500Z",
+            "+2026-11-23T10:00:01.500Z",
+            "26-11-23T10:00:01.500Z",
+            "2026-1-23T10:00:01.500Z",
+            "2026-11-23T10:0:01.500Z",
+            "2026-11-23T10:00:01,500Z",
+            "2026/11/23T10:00:01.500Z",
+            "2026-11-23T10:00:01.5O0Z",
+            "2026-11-23T10:00:01.500ZZ",
+            "२०२६-11-23T10:00:01.500Z",
+            "2026-11-23T10:00:01.500\u{5a}\u{301}",
+            "Mon, 23 Nov 2026 10:00:01 GMT",
+        ] {
+            assert_eq!(parse(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn parses_the_three_http_date_forms_of_rfc_9110() {
+        let t = 784_111_777_000; // 1994-11-06T08:49:37Z, the RFC's example
+        assert_eq!(http("Sun, 06 Nov 1994 08:49:37 GMT"), Some(t));
+        assert_eq!(http("Sunday, 06-Nov-94 08:49:37 GMT"), Some(t));
+        assert_eq!(http("Sun Nov  6 08:49:37 1994"), Some(t));
+        assert_eq!(http("Sun Nov 06 08:49:37 1994"), Some(t));
+        assert_eq!(
+            http("Mon, 23 Nov 2026 10:00:01 GMT"),
+            Some(1_795_428_001_000)
+        );
+    }
+
+    #[test]
+    fn http_dates_are_read_leniently() {
+        let t = Some(784_111_777_000);
+        assert_eq!(http("  Sun, 06 Nov 1994 08:49:37 GMT\t"), t);
+        assert_eq!(http("SUN, 06 NOV 1994 08:49:37 gmt"), t);
+        assert_eq!(http("sunday, 06-nov-94 08:49:37 GMT"), t);
+        // The day name is not checked against the date.
+        assert_eq!(http("Mon, 06 Nov 1994 08:49:37 GMT"), t);
+    }
+
+    #[test]
+    fn two_digit_years_are_read_in_1970_to_2069() {
+        assert_eq!(http("Thursday, 01-Jan-70 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            http("Friday, 31-Dec-99 23:59:59 GMT"),
+            Some(946_684_799_000)
+        );
+        assert_eq!(
+            http("Saturday, 01-Jan-00 00:00:00 GMT"),
+            Some(946_684_800_000)
+        );
+        assert_eq!(
+            http("Monday, 23-Nov-26 10:00:01 GMT"),
+            Some(1_795_428_001_000)
+        );
+        assert_eq!(
+            http("Tuesday, 31-Dec-69 23:59:59 GMT"),
+            Some(3_155_759_999_000)
+        );
+    }
+
+    #[test]
+    fn malformed_http_dates_are_refused() {
+        for s in [
+            "",
+            "120",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Nov 1994 08:49:37 +0000",
+            "Sun, 06 Nov 1994 08:49:37",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 94 08:49:37 GMT",
+            "Sun, 06-Nov-1994 08:49:37 GMT",
+            "Sun, 31 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Now 1994 08:49:37 GMT",
+            "Xyz, 06 Nov 1994 08:49:37 GMT",
+            "Sun, 01 Jan 1969 00:00:00 GMT",
+            "Sundae, 06-Nov-94 08:49:37 GMT",
+            "Sun, 06-Nov-94 08:49:37 GMT",
+            "Sunday, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37",
+            "Sun Nov  6 08:49:37 94",
+            "Sun Nov 6 08:49:37 1994",
+            "Sun Nov  6 08:49:37 1994 GMT",
+            "Sun  Nov 6 08:49:37 1994",
+            "Sun Nov  6 8:49:37 1994",
+            "Sun Nov \u{e9} 08:49:37 1994",
+            ", 06 Nov 1994 08:49:37 GMT",
+            "é, 06 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMTé",
+        ] {
+            assert_eq!(http(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn millis_arithmetic_saturates() {
+        assert_eq!(Millis(5).add(Duration::from_millis(7)), Millis(12));
+        assert_eq!(
+            Millis(u64::MAX - 1).add(Duration::from_secs(10)),
+            Millis(u64::MAX)
+        );
+        assert_eq!(Millis(10).add(Duration::MAX), Millis(u64::MAX));
+        assert_eq!(Millis(10).since(Millis(4)), Duration::from_millis(6));
+        assert_eq!(Millis(4).since(Millis(10)), Duration::ZERO);
+    }
+
+    proptest! {
+        #[test]
+        fn formatting_matches_a_naive_calendar_walk(t in 0..=LAST_FOUR_DIGIT_YEAR_MILLI) {
+            let (y, m, d, of_day) = naive_civil(t);
+            let expected = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                of_day / 3_600_000,
+                of_day / 60_000 % 60,
+                of_day / 1000 % 60,
+                of_day % 1000
+            );
+            prop_assert_eq!(format_rfc3339_millis(Millis(t)), expected);
+        }
+
+        #[test]
+        fn rfc3339_round_trips(t in 0..=LAST_FOUR_DIGIT_YEAR_MILLI) {
+            prop_assert_eq!(parse(&format_rfc3339_millis(Millis(t))), Some(t));
+        }
+
+        #[test]
+        fn http_dates_round_trip(seconds in 0..=LAST_FOUR_DIGIT_YEAR_MILLI / 1000) {
+            let t = seconds * 1000;
+            let [imf, rfc850, asctime] = http_dates(t);
+            prop_assert_eq!(http(&imf), Some(t), "{}", imf);
+            prop_assert_eq!(http(&asctime), Some(t), "{}", asctime);
+            if (1970..2070).contains(&naive_civil(t).0) {
+                prop_assert_eq!(http(&rfc850), Some(t), "{}", rfc850);
+            }
+        }
+
+        #[test]
+        fn parsers_never_panic(s in any::<String>()) {
+            let _ = parse_rfc3339_utc_millis(&s);
+            let _ = parse_http_date(&s);
+        }
+
+        #[test]
+        fn parsers_never_panic_on_near_dates(
+            s in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}\\.?[0-9]{0,11}[Zz+\\-:0é]{0,7}",
+            h in "[A-Za-zé]{0,9},? [0-9 ]{1,2}[ \\-][A-Za-z]{3}[ \\-][0-9]{2,4} [0-9:]{8} [A-Z0-9]{0,4}",
+        ) {
+            let _ = parse_rfc3339_utc_millis(&s);
+            let _ = parse_http_date(&h);
+        }
+    }
 }
