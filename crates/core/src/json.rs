@@ -12,9 +12,9 @@
 //! Because numbers keep their text, the writer's output equals `JSON.stringify`'s when the
 //! numbers were written the way JavaScript writes them, which is the case for any text that came
 //! out of `JSON.stringify` and for every `Number::from_f64`; `2.50` or `1E3` from elsewhere are
-//! written back as they came. Strings must be valid Unicode: a `\u` escape of a lone UTF-16
-//! surrogate (which `JSON.parse` would accept) is refused with "lone surrogate" rather than
-//! silently replaced.
+//! written back as they came. A `\u` escape of a lone UTF-16 surrogate (which
+//! `JSON.stringify` writes for a string cut inside an emoji) is read as U+FFFD, as the browser's
+//! UTF-8 encoder would send it.
 
 /// Deepest nesting of arrays and objects accepted by `parse`.
 pub const MAX_DEPTH: usize = 64;
@@ -218,9 +218,10 @@ impl Parser<'_> {
         }
     }
 
-    /// One escape sequence starting at its backslash. A `\u` escape of a UTF-16 surrogate must
-    /// be a high surrogate immediately followed by a `\u` low surrogate: a lone surrogate has no
-    /// UTF-8 form, and silently replacing it with U+FFFD would alter data without a word.
+    /// One escape sequence starting at its backslash. A `\u` escape of a UTF-16 surrogate pair
+    /// is decoded; a lone surrogate (no UTF-8 form) becomes U+FFFD, exactly what the browser's
+    /// own UTF-8 encoding of the request body would make of it. Refusing it instead would cost
+    /// the whole event for one emoji cut in half by `str.slice`, a common sight in properties.
     fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
         let start = self.pos;
         self.pos += 1; // '\\'
@@ -238,20 +239,31 @@ impl Parser<'_> {
                 let unit = self.hex4()?;
                 let code = match unit {
                     0xD800..=0xDBFF => {
-                        if !self.src.as_bytes()[self.pos..].starts_with(b"\\u") {
-                            return Err(Self::err_at(start, "lone surrogate"));
+                        // A high surrogate pairs with an immediately following `\u` low one;
+                        // alone, it becomes U+FFFD (below) and what follows is read on its own.
+                        let rest = &self.src.as_bytes()[self.pos..];
+                        let low = if rest.starts_with(b"\\u") {
+                            let save = self.pos;
+                            self.pos += 2;
+                            match self.hex4()? {
+                                low @ 0xDC00..=0xDFFF => Some(low),
+                                _ => {
+                                    self.pos = save;
+                                    None
+                                }
+                            }
+                        } else {
+                            None
+                        };
+                        match low {
+                            Some(low) => 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00),
+                            None => 0xFFFD,
                         }
-                        self.pos += 2;
-                        let low = self.hex4()?;
-                        if !(0xDC00..=0xDFFF).contains(&low) {
-                            return Err(Self::err_at(start, "lone surrogate"));
-                        }
-                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    0xDC00..=0xDFFF => return Err(Self::err_at(start, "lone surrogate")),
+                    0xDC00..=0xDFFF => 0xFFFD,
                     _ => unit,
                 };
-                out.push(char::from_u32(code).ok_or(Self::err_at(start, "lone surrogate"))?);
+                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
                 return Ok(());
             }
             None => return Err(self.err("unterminated string")),
@@ -596,18 +608,18 @@ mod tests {
     }
 
     #[test]
-    fn lone_surrogates_are_refused() {
-        for text in [
-            r#""\ud83d""#,
-            r#""\ud83dx""#,
-            r#""\ud83d\u0041""#,
-            r#""\ud83d\ud83d""#,
-            r#""\ude00""#,
-            r#""x\ude00\ud83d""#,
+    fn lone_surrogates_become_replacement_characters() {
+        for (text, want) in [
+            (r#""\ud83d""#, "\u{FFFD}"),
+            (r#""\ud83dx""#, "\u{FFFD}x"),
+            (r#""\ud83d\u0041""#, "\u{FFFD}A"),
+            (r#""\ud83d\ud83d""#, "\u{FFFD}\u{FFFD}"),
+            (r#""\ude00""#, "\u{FFFD}"),
+            (r#""x\ude00\ud83d""#, "x\u{FFFD}\u{FFFD}"),
+            (r#""\ud83d\ud83d\ude00""#, "\u{FFFD}\u{1F600}"),
         ] {
-            assert_eq!(err(text).message, "lone surrogate", "{text}");
+            assert_eq!(parse(text).unwrap(), s(want), "{text}");
         }
-        assert_eq!(err(r#""ab\ude00""#).offset, 3);
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn session_id_from_url(url: &str) -> Option<String> {
         .filter_map(|pair| pair.split_once('='))
         .filter(|(k, _)| *k == URL_PARAM)
         .filter_map(|(_, v)| uuid::parse_canonical(v))
-        .last()
+        .next_back()
 }
 
 #[cfg(test)]
