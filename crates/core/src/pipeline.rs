@@ -180,12 +180,12 @@ pub struct Pipeline {
     pacer: Pacer,
     /// No request before this (Retry-After, X-RateLimit-Reset, backoff).
     paused_until: Millis,
-    /// Batch limits learned from 413 replies.
+    /// Events per batch, halved by each 413 (the collector's limit, learned).
     cap_events: usize,
-    cap_bytes: usize,
     /// Set by 400/401/403: why sending stopped for this page.
     stopped: Option<String>,
-    /// Events with `seq` up to this are to be sent without waiting for the flush interval.
+    /// Events with `seq` up to this are to be sent without waiting for the flush interval
+    /// (also when they come back from a failed request: the caller asked for them now).
     flush_upto: u64,
     reports: VecDeque<Report>,
     queue_dirty_since: Option<Millis>,
@@ -225,7 +225,6 @@ impl Pipeline {
             backoff: Backoff::new(config.backoff_base, config.backoff_cap),
             pacer: Pacer::new(config.max_requests_per_minute),
             cap_events: config.max_batch_events,
-            cap_bytes: config.max_batch_bytes,
             config,
             entropy,
             now,
@@ -441,11 +440,11 @@ impl Pipeline {
         for e in idle {
             count += 1;
             bytes += 1 + e.json.len();
-            if count >= self.cap_events || bytes >= self.cap_bytes {
+            if count >= self.cap_events || bytes >= self.config.max_batch_bytes {
                 return true;
             }
         }
-        count >= self.cap_events || bytes >= self.cap_bytes
+        count >= self.cap_events || bytes >= self.config.max_batch_bytes
     }
 
     fn envelope_len(&self) -> usize {
@@ -462,11 +461,8 @@ impl Pipeline {
         if !self.paced_send_allowed(now) || !self.batch_due(now) {
             return None;
         }
-        let t = self.make_transmit(now, self.cap_bytes, false)?;
+        let t = self.make_transmit(now, self.config.max_batch_bytes, false)?;
         self.pacer.record(now);
-        if self.queue.idle().all(|e| e.seq > self.flush_upto) {
-            self.flush_upto = 0;
-        }
         Some(t)
     }
 
@@ -532,12 +528,11 @@ impl Pipeline {
             return out;
         }
         let mut left = budget_bytes;
-        while let Some(t) = self.make_transmit(now, left.min(self.cap_bytes), true) {
+        while let Some(t) = self.make_transmit(now, left.min(self.config.max_batch_bytes), true) {
             left -= t.body.len();
             self.pacer.record(now);
             out.push(t);
         }
-        self.flush_upto = 0;
         out
     }
 
@@ -652,9 +647,9 @@ impl Pipeline {
             Verdict::Split => {
                 // Halve the batch: the next request carries the first half of these events
                 // (they are the oldest idle ones), the one after it the second half. The
-                // halved limits stay: this collector's limit is now known.
+                // halved limit stays: this collector's limit is now known. Halving the count
+                // also halves the bytes, so a body-size limit is found the same way.
                 self.cap_events = self.cap_events.min(f.events.len().div_ceil(2));
-                self.cap_bytes = self.cap_bytes.min(f.body_len / 2);
                 self.queue.release(&f.events);
             }
             Verdict::Invalid { refused, detail } => {
