@@ -4,8 +4,41 @@
 //! Invariants: no function here returns a string that still contains a raw email address
 //! (as `contains_email` defines it) unless it was given an explicit `Reject` policy, in which
 //! case it returns an error instead; hashing is SHA-256 of the normalised address, lower-case hex.
+//!
+//! # What counts as an address
+//!
+//! Every `@` and every `%40` (its URL-encoded form) is a candidate separator. From it:
+//!
+//! - the **local part** extends left over local-part characters: ASCII letters and digits,
+//!   `! # $ % ' * + - . ^ _ \` | ~`, and any non-ASCII character except whitespace, controls and
+//!   the quotes, brackets and punctuation that delimit in text (`“ ” « » （ ） ， 。 …` and the
+//!   like). It stops at `@`, at the end of a `%40`, and at everything that delimits in URLs and
+//!   text: whitespace, `= & ? / : ; , " < > ( ) [ ] { } \`. So `?email=ada@example.com&x=1`
+//!   yields `ada@example.com`, and `mailto:ada@example.com` yields `ada@example.com`. Leading
+//!   quotes (`'`, `` ` ``) are not part of it (`'ada@example.com'` is quoted text); the local
+//!   part must not be empty;
+//! - the **domain** extends right over letters and digits (any script, and combining marks so
+//!   that decomposed accents do not cut a name short), `-` and `.`, without trailing dots and
+//!   hyphens (`ada@example.com.` ends a sentence), and must hold at least one dot with a
+//!   non-empty label on both sides (`a@b`, `user@localhost` are not addresses).
+//!
+//! The rule errs on the side of redacting: it ignores TLD lists and lengths, so `v1.2@3.4` or an
+//! address with a typo counts as an address. Overlapping addresses (`a@b.com@c.com`) are
+//! replaced as one span.
+//!
+//! Why replacement never produces a new address: every separator stops the scan of its
+//! neighbours' local parts and domains, domain characters are all local-part characters, and a
+//! replacement is either `[email redacted]` (its brackets stop both scans) or hex digits with no
+//! dot and no separator. So a separator left in the output sees, if anything, a shorter local
+//! part or a domain made of hex digits only: it cannot have become an address. The property
+//! test at the bottom of this file checks this on generated input.
+//!
+//! Scanning is linear: a local part never extends past the previous separator and a domain never
+//! past the next one, so no character is visited more than twice.
 
 use crate::json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What replaces an address under the `Redact` policy.
 pub const REDACTED: &str = "[email redacted]";
@@ -40,26 +73,81 @@ pub enum PiiError {
     /// `identify({email_hash})` got something that is not 64 hex characters.
     NotAHash,
     /// Policy `Reject` and a raw address was found at `path` (e.g. `properties.contact`,
-    /// `properties.<key>` for a key, `url`).
+    /// `properties.<key>` for a key, `url`). A key is named in its redacted form
+    /// (`properties.[email redacted]`) so that the error itself carries no address.
     RawEmail { path: String },
 }
 
 impl core::fmt::Display for PiiError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let _ = f; todo!("helper: {self:?}")
+        match self {
+            PiiError::NotAnEmail { reason } => write!(
+                f,
+                "identify({{email}}) needs an email address like ada@example.com: {reason}"
+            ),
+            PiiError::NotAHash => f.write_str(
+                "identify({email_hash}) needs the SHA-256 of the normalised address as 64 hex \
+                 characters; pass a raw address as identify({email}) instead and it is hashed",
+            ),
+            PiiError::RawEmail { path } => write!(
+                f,
+                "{path} contains a raw email address; send it with identify({{email}}) so it is \
+                 hashed, or remove it (piiPolicy is \"reject\")"
+            ),
+        }
     }
 }
+
+impl std::error::Error for PiiError {}
 
 /// Trim, lower-case, and with `Google` remove dots in the local part of gmail.com and
 /// googlemail.com addresses. Errors when the result is not an address (`contains_email` shape:
 /// non-empty local part without spaces or `@`, one `@`, a domain with at least one dot).
+///
+/// The domain must be dot-separated non-empty labels (`example.com`, not `example.com.` or
+/// `.com`): identify() is given one address by the site, so a typo is reported rather than
+/// hashed into an identity that never matches.
 pub fn normalize_email(raw: &str, mode: EmailNormalization) -> Result<String, PiiError> {
-    todo!("helper: {raw} {mode:?}")
+    let s = raw.trim().to_lowercase();
+    let not = |reason| Err(PiiError::NotAnEmail { reason });
+    if s.is_empty() {
+        return not("it is empty");
+    }
+    let Some((local, domain)) = s.split_once('@') else {
+        return not("it has no '@'");
+    };
+    if domain.contains('@') {
+        return not("it has more than one '@'");
+    }
+    if s.chars().any(char::is_whitespace) {
+        return not("it contains spaces");
+    }
+    if domain.split('.').count() < 2 || domain.split('.').any(str::is_empty) {
+        return not("the part after the '@' is not a domain with a dot, like example.com");
+    }
+    let local = if mode == EmailNormalization::Google
+        && (domain == "gmail.com" || domain == "googlemail.com")
+    {
+        local.replace('.', "")
+    } else {
+        local.to_string()
+    };
+    if local.is_empty() {
+        return not("there is nothing before the '@'");
+    }
+    Ok(format!("{local}@{domain}"))
 }
 
 /// SHA-256 of `s`'s UTF-8 bytes, as 64 lower-case hex characters.
 pub fn sha256_hex(s: &str) -> String {
-    todo!("helper: {s}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(s.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
+    }
+    out
 }
 
 /// `normalize_email` then `sha256_hex`.
@@ -70,19 +158,26 @@ pub fn hash_email(raw: &str, mode: EmailNormalization) -> Result<String, PiiErro
 /// Accepts an already hashed address: 64 hex characters (either case, surrounding whitespace
 /// trimmed); returns it in lower case.
 pub fn parse_email_hash(s: &str) -> Result<String, PiiError> {
-    todo!("helper: {s}")
+    let s = s.trim();
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(PiiError::NotAHash)
+    }
 }
 
 /// True if `s` is exactly 64 lower-case hex characters (the wire rule).
 pub fn is_email_hash(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// True if `s` contains a raw email address anywhere: a local part (no whitespace, no `@`), an
 /// `@` or its URL-encoded form `%40` (any case), and a domain with at least one dot. Errs on the
-/// side of finding one.
+/// side of finding one. The exact rule is in the module documentation.
 pub fn contains_email(s: &str) -> bool {
-    todo!("helper: {s}")
+    addresses(s).next().is_some()
 }
 
 /// `s` with every address replaced according to `policy` (`Redact`: `[email redacted]`;
@@ -95,20 +190,38 @@ pub fn scrub_str(
     mode: EmailNormalization,
     path: &str,
 ) -> Result<Option<String>, PiiError> {
-    todo!("helper: {s} {policy:?} {mode:?} {path}")
+    if policy == PiiPolicy::Reject {
+        return match contains_email(s) {
+            true => Err(PiiError::RawEmail {
+                path: path.to_string(),
+            }),
+            false => Ok(None),
+        };
+    }
+    Ok(replace_addresses(s, policy, mode).map(|(out, _)| out))
 }
 
 /// Scrubs every string in `v` in place: values and object keys at any depth. Two keys that
 /// scrub to the same text keep both values: the later key gets a suffix ` (2)`, ` (3)`, ...
 /// (never colliding with an existing key). `path` names `v` in errors (`properties`); nested
 /// paths use `.key` and `[index]`. Returns how many addresses were replaced.
+///
+/// Keys without an address keep their name even when a scrubbed key ends up equal to it: the
+/// scrubbed key is the one that gets the suffix. With `Reject`, `v` is left untouched and the
+/// error names the first address found in document order.
 pub fn scrub_value(
     v: &mut Value,
     policy: PiiPolicy,
     mode: EmailNormalization,
     path: &str,
 ) -> Result<usize, PiiError> {
-    todo!("helper: {v:?} {policy:?} {mode:?} {path}")
+    if policy == PiiPolicy::Reject {
+        return match find_email(v, path) {
+            Some(path) => Err(PiiError::RawEmail { path }),
+            None => Ok(0),
+        };
+    }
+    Ok(scrub_in_place(v, policy, mode))
 }
 
 /// True if any string in `v` (keys included, any depth) contains a raw address.
@@ -120,5 +233,832 @@ pub fn value_contains_email(v: &Value) -> bool {
             .iter()
             .any(|(k, v)| contains_email(k) || value_contains_email(v)),
         _ => false,
+    }
+}
+
+/// The path of the first string in `v` (document order, a key before its value) that contains
+/// a raw address, `None` if there is none. `path` names `v` itself (`properties`); nested paths
+/// use `.key` and `[index]`; an offending key is named in its redacted form so that the path
+/// carries no address.
+pub fn find_email(v: &Value, path: &str) -> Option<String> {
+    let mut buf = path.to_string();
+    find_email_at(v, &mut buf).then_some(buf)
+}
+
+/// Extends `path` to the first address in `v` and returns true, or restores it and returns
+/// false. One buffer for the whole walk: the common, clean case allocates nothing more.
+fn find_email_at(v: &Value, path: &mut String) -> bool {
+    let len = path.len();
+    match v {
+        Value::String(s) => return contains_email(s),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push('[');
+                path.push_str(&i.to_string());
+                path.push(']');
+                if find_email_at(item, path) {
+                    return true;
+                }
+                path.truncate(len);
+            }
+        }
+        Value::Object(members) => {
+            for (k, item) in members {
+                path.push('.');
+                if let Some((redacted, _)) =
+                    replace_addresses(k, PiiPolicy::Redact, EmailNormalization::Standard)
+                {
+                    path.push_str(&redacted);
+                    return true;
+                }
+                path.push_str(k);
+                if find_email_at(item, path) {
+                    return true;
+                }
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    false
+}
+
+fn scrub_in_place(v: &mut Value, policy: PiiPolicy, mode: EmailNormalization) -> usize {
+    match v {
+        Value::String(s) => match replace_addresses(s, policy, mode) {
+            Some((out, n)) => {
+                *s = out;
+                n
+            }
+            None => 0,
+        },
+        Value::Array(items) => items
+            .iter_mut()
+            .map(|item| scrub_in_place(item, policy, mode))
+            .sum(),
+        Value::Object(members) => {
+            let mut count = 0;
+            let mut renamed = Vec::new();
+            for (i, (k, item)) in members.iter_mut().enumerate() {
+                count += scrub_in_place(item, policy, mode);
+                if let Some((out, n)) = replace_addresses(k, policy, mode) {
+                    *k = out;
+                    count += n;
+                    renamed.push(i);
+                }
+            }
+            if !renamed.is_empty() {
+                deduplicate_renamed_keys(members, &renamed);
+            }
+            count
+        }
+        _ => 0,
+    }
+}
+
+/// Gives each renamed key (indices in `renamed`, ascending) a name no other key has: keys that
+/// were not renamed keep theirs, earlier renamed keys keep what they got, and a later one that
+/// would collide becomes `name (2)`, `name (3)`, ...
+///
+/// Sets rather than scans: a page can pass an object with thousands of address keys, all
+/// redacted to the same text, and the tracker must stay well under 50 ms; remembering the next
+/// free suffix of each name keeps this O(k log k).
+fn deduplicate_renamed_keys(members: &mut [(String, Value)], renamed: &[usize]) {
+    let mut taken: BTreeSet<String> = members
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| renamed.binary_search(j).is_err())
+        .map(|(_, (k, _))| k.clone())
+        .collect();
+    let mut next_suffix: BTreeMap<String, usize> = BTreeMap::new();
+    for &i in renamed {
+        let base = &members[i].0;
+        if !taken.contains(base) {
+            taken.insert(base.clone());
+            continue;
+        }
+        let n = next_suffix.entry(base.clone()).or_insert(2);
+        let mut name = format!("{base} ({n})");
+        while taken.contains(&name) {
+            *n += 1;
+            name = format!("{base} ({n})");
+        }
+        *n += 1;
+        taken.insert(name.clone());
+        members[i].0 = name;
+    }
+}
+
+/// `s` with its addresses replaced (`Redact` or `Hash`), and how many addresses there were;
+/// `None` when there are none.
+fn replace_addresses(
+    s: &str,
+    policy: PiiPolicy,
+    mode: EmailNormalization,
+) -> Option<(String, usize)> {
+    let mut found = addresses(s);
+    let first = found.next()?;
+    let mut out = String::with_capacity(s.len());
+    let mut copied = 0;
+    let mut count = 1;
+    let mut span = first;
+    let mut replace = |out: &mut String, (start, end): (usize, usize)| {
+        out.push_str(&s[copied..start]);
+        match policy {
+            PiiPolicy::Hash => out.push_str(&sha256_hex(&normalize_found(&s[start..end], mode))),
+            _ => out.push_str(REDACTED),
+        }
+        copied = end;
+    };
+    for (start, end) in found {
+        count += 1;
+        // Starts and ends both grow with the separator position (see `addresses`), so spans
+        // only ever overlap their predecessor.
+        if start <= span.1 {
+            span.1 = span.1.max(end);
+        } else {
+            replace(&mut out, span);
+            span = (start, end);
+        }
+    }
+    replace(&mut out, span);
+    out.push_str(&s[copied..]);
+    Some((out, count))
+}
+
+/// The normalised form of a found address for hashing: `%40` decoded, then `normalize_email`;
+/// text that is not a single well-formed address (overlapping addresses merged into one span)
+/// is just lower-cased, which still hashes it.
+fn normalize_found(found: &str, mode: EmailNormalization) -> String {
+    let decoded = found.replace("%40", "@");
+    normalize_email(&decoded, mode).unwrap_or_else(|_| decoded.to_lowercase())
+}
+
+/// Byte ranges `(start, end)` of the addresses in `s`, one per separator that has a non-empty
+/// local part and a valid domain, in separator order. Starts and ends are non-decreasing;
+/// ranges may overlap (`a@b.com@c.com`).
+fn addresses(s: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let b = s.as_bytes();
+    let mut i = 0;
+    core::iter::from_fn(move || {
+        // Byte-wise is safe: the separators are ASCII and UTF-8 continuation bytes never are.
+        while i < b.len() {
+            let sep_start = i;
+            let sep_len = separator_len(&b[i..]);
+            if sep_len == 0 {
+                i += 1;
+                continue;
+            }
+            i += sep_len;
+            let start = local_start(s, sep_start);
+            if start == sep_start {
+                continue;
+            }
+            if let Some(end) = domain_end(s, i) {
+                return Some((start, end));
+            }
+        }
+        None
+    })
+}
+
+/// 1 for `@`, 3 for `%40`, 0 otherwise, for the separator at the start of `b`.
+fn separator_len(b: &[u8]) -> usize {
+    match b {
+        [b'@', ..] => 1,
+        [b'%', b'4', b'0', ..] => 3,
+        _ => 0,
+    }
+}
+
+/// Where the local part ending at `sep` starts (`sep` itself when it is empty).
+fn local_start(s: &str, sep: usize) -> usize {
+    let mut p = sep;
+    while !s.as_bytes()[..p].ends_with(b"%40") {
+        match s[..p].chars().next_back() {
+            Some(c) if is_local_char(c) => p -= c.len_utf8(),
+            _ => break,
+        }
+    }
+    // Quotes that open quoted text are not part of the address (`'ada@example.com'`).
+    while p < sep && matches!(s.as_bytes()[p], b'\'' | b'`') {
+        p += 1;
+    }
+    p
+}
+
+/// Where the domain starting at `from` ends, if it is one: the run of domain characters
+/// without trailing dots and hyphens, holding a dot with a non-empty label on both sides.
+fn domain_end(s: &str, from: usize) -> Option<usize> {
+    let rest = &s[from..];
+    let run = rest
+        .find(|c: char| !is_domain_char(c))
+        .unwrap_or(rest.len());
+    let domain = rest[..run].trim_end_matches(['.', '-']);
+    domain
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[1] == b'.' && w[0] != b'.' && w[2] != b'.')
+        .then_some(from + domain.len())
+}
+
+fn is_local_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || "!#$%'*+-.^_`|~".contains(c)
+    } else {
+        !(c.is_whitespace() || c.is_control() || is_text_delimiter(c))
+    }
+}
+
+/// Domain characters are all local-part characters (see the module documentation for why
+/// that matters).
+fn is_domain_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || c == '-'
+        || c == '.'
+        || (!c.is_ascii() && (c.is_alphanumeric() || is_combining_mark(c)))
+}
+
+/// Non-ASCII quotes, brackets and punctuation that end a word in running text.
+fn is_text_delimiter(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}' // zero-width space
+            | '\u{FEFF}'
+            | '“' | '”' | '„' | '‟' | '‘' | '’' | '‚' | '‛' | '«' | '»' | '‹' | '›'
+            | '「' | '」' | '『' | '』' | '〈' | '〉' | '《' | '》' | '【' | '】'
+            | '（' | '）' | '［' | '］' | '｛' | '｝' | '＜' | '＞'
+            | '，' | '。' | '、' | '：' | '；' | '？' | '！' | '＝' | '＆' | '／'
+            | '…'
+    )
+}
+
+/// The combining diacritical mark blocks: a decomposed accent (`e` + U+0301) is part of a word.
+fn is_combining_mark(c: char) -> bool {
+    matches!(c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use EmailNormalization::{Google, Standard};
+    use PiiPolicy::{Hash, Redact, Reject};
+
+    fn redact(s: &str) -> String {
+        scrub_str(s, Redact, Standard, "x")
+            .unwrap()
+            .unwrap_or_else(|| s.to_string())
+    }
+
+    fn obj(members: &[(&str, Value)]) -> Value {
+        Value::Object(
+            members
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn num(x: i64) -> Value {
+        Value::Number(crate::json::Number::from_i64(x))
+    }
+
+    fn string(s: &str) -> Value {
+        Value::String(s.to_string())
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        match v {
+            Value::Object(members) => members.iter().map(|(k, _)| k.as_str()).collect(),
+            _ => panic!("not an object"),
+        }
+    }
+
+    // --- normalisation and hashing ---
+
+    #[test]
+    fn contract_test_vector_trims_and_lower_cases() {
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ", Standard).unwrap(),
+            "ada@example.com"
+        );
+        assert_eq!(
+            hash_email("  Ada@Example.COM ", Standard).unwrap(),
+            "b5fc85e55755f9e0d030a10ab4429b6b2944855f9a0d60077fe832becbc41d72"
+        );
+    }
+
+    #[test]
+    fn metas_published_example_hashes_as_published() {
+        assert_eq!(
+            hash_email("john_smith@gmail.com", Standard).unwrap(),
+            "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"
+        );
+    }
+
+    #[test]
+    fn google_mode_removes_dots_in_gmail_local_parts_only() {
+        assert_eq!(
+            hash_email("John.Smith@gmail.com", Google).unwrap(),
+            hash_email("johnsmith@gmail.com", Standard).unwrap()
+        );
+        assert_eq!(
+            normalize_email("j.o.h.n@GoogleMail.com", Google).unwrap(),
+            "john@googlemail.com"
+        );
+        assert_eq!(
+            normalize_email("john.smith@example.com", Google).unwrap(),
+            "john.smith@example.com"
+        );
+        assert_eq!(
+            normalize_email("John.Smith@gmail.com", Standard).unwrap(),
+            "john.smith@gmail.com"
+        );
+    }
+
+    #[test]
+    fn sha256_hex_is_lower_case_hex_of_utf8() {
+        assert_eq!(
+            sha256_hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert!(is_email_hash(&sha256_hex("é")));
+    }
+
+    #[test]
+    fn normalize_email_refuses_what_is_not_an_address() {
+        for bad in [
+            "",
+            "   ",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@example.",
+            "ada@.com",
+            "ada@example..com",
+            "ada@@example.com",
+            "ada@b@example.com",
+            "ada lovelace@example.com",
+            "...@gmail.com",
+        ] {
+            let mode = if bad.starts_with("...") {
+                Google
+            } else {
+                Standard
+            };
+            match normalize_email(bad, mode) {
+                Err(PiiError::NotAnEmail { .. }) => {}
+                other => panic!("{bad:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn email_hash_parsing_accepts_either_case_and_trims() {
+        let upper = "B5FC85E55755F9E0D030A10AB4429B6B2944855F9A0D60077FE832BECBC41D72";
+        assert_eq!(
+            parse_email_hash(&format!(" {upper}\n")).unwrap(),
+            upper.to_ascii_lowercase()
+        );
+        assert!(is_email_hash(&parse_email_hash(upper).unwrap()));
+        assert!(!is_email_hash(upper));
+        for bad in [
+            "",
+            "abc",
+            &upper[1..],
+            &format!("{upper}0"),
+            &upper.replace('B', "G"),
+        ] {
+            assert_eq!(parse_email_hash(bad), Err(PiiError::NotAHash), "{bad:?}");
+        }
+    }
+
+    // --- detection ---
+
+    #[test]
+    fn finds_addresses_in_plain_text_urls_and_encodings() {
+        for s in [
+            "ada@example.com",
+            "write to Ada.Lovelace+news@example.co.uk today",
+            "mailto:ada@example.com",
+            "https://shop.example/thanks?email=ada@example.com&x=1",
+            "https://shop.example/thanks?email=ada%40example.com",
+            "https://shop.example/?e=ADA%40EXAMPLE.COM",
+            "ada%2Bx%40example.com",
+            "<ada@example.com>",
+            "(ada@example.com)",
+            "\"ada@example.com\"",
+            "'ada@example.com'",
+            "ada@example.com.",
+            "x,ada@example.com;y",
+            "a@b.c",
+            "o'brien@example.ie",
+            "!#$*^`|~@example.com",
+            "josé@exämple.com",
+            "jose\u{301}@example.com",
+            "пользователь@пример.рф",
+            "用户@例子.中国",
+            "https://user:secret@example.com/path",
+            "ada@-example.com",
+            "ada@.example.com",
+        ] {
+            assert!(contains_email(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn ignores_what_is_not_an_address() {
+        for s in [
+            "",
+            "no address here",
+            "a@b",
+            "@example.com",
+            "user@localhost",
+            "ada@example",
+            "ada@example.",
+            "ada@example..com",
+            "ada@ example.com",
+            "ada @example.com",
+            "%40example.com",
+            "?x=%40example.com",
+            "https://medium.com/@ada.lovelace",
+            "https://example.com/@ada/post.html",
+            "(@example.com)",
+            "'@example.com",
+            "100%4 0example.com",
+            "ada@@example.com",
+            "ada＠example.com",
+            "ada@example.-",
+        ] {
+            assert!(!contains_email(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn redaction_stops_at_url_and_text_delimiters() {
+        assert_eq!(
+            redact("https://shop.example/thanks?email=ada@example.com&x=1"),
+            "https://shop.example/thanks?email=[email redacted]&x=1"
+        );
+        assert_eq!(redact("mailto:ada@example.com"), "mailto:[email redacted]");
+        assert_eq!(
+            redact("?e=ada%40example.com#top"),
+            "?e=[email redacted]#top"
+        );
+        assert_eq!(redact("?e=ADA%40Example.COM"), "?e=[email redacted]");
+        assert_eq!(redact("Mail ada@example.com."), "Mail [email redacted].");
+        assert_eq!(
+            redact("<ada@example.com>, (b@c.org)"),
+            "<[email redacted]>, ([email redacted])"
+        );
+        assert_eq!(redact("'ada@example.com'"), "'[email redacted]'");
+        assert_eq!(redact("“ada@example.com”"), "“[email redacted]”");
+        assert_eq!(redact("[ada@example.com]"), "[[email redacted]]");
+        assert_eq!(redact("x=ada@example.com-"), "x=[email redacted]-");
+        assert_eq!(
+            redact("https://user:secret@example.com/p"),
+            "https://user:[email redacted]/p"
+        );
+    }
+
+    #[test]
+    fn redacts_every_address_in_one_string() {
+        assert_eq!(
+            redact("from a@example.com to b@example.org, cc c%40example.net"),
+            "from [email redacted] to [email redacted], cc [email redacted]"
+        );
+        let (out, n) = replace_addresses("a@x.io b@y.io", Redact, Standard).unwrap();
+        assert_eq!((out.as_str(), n), ("[email redacted] [email redacted]", 2));
+    }
+
+    #[test]
+    fn overlapping_addresses_are_replaced_as_one_span() {
+        assert_eq!(redact("a@b.com@c.com"), "[email redacted]");
+        assert_eq!(redact("a@b.com%40c.com!"), "[email redacted]!");
+        let (_, n) = replace_addresses("a@b.com@c.com", Redact, Standard).unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn non_addresses_next_to_addresses_are_kept() {
+        assert_eq!(redact("@ada a@b.com"), "@ada [email redacted]");
+        assert_eq!(redact("x%40ab@example.com"), "x%40[email redacted]");
+        assert_eq!(
+            redact("user@localhost ada@example.com"),
+            "user@localhost [email redacted]"
+        );
+    }
+
+    #[test]
+    fn scrub_str_returns_none_without_an_address() {
+        for policy in [Redact, Hash, Reject] {
+            assert_eq!(
+                scrub_str("plain text @ 10%", policy, Standard, "url"),
+                Ok(None)
+            );
+        }
+    }
+
+    #[test]
+    fn hash_policy_hashes_the_normalised_decoded_address() {
+        let expected = hash_email("ada@example.com", Standard).unwrap();
+        for s in ["Ada@Example.COM", "ada%40example.com", "ADA%40EXAMPLE.COM"] {
+            let out = scrub_str(&format!("?e={s}&x=1"), Hash, Standard, "url")
+                .unwrap()
+                .unwrap();
+            assert_eq!(out, format!("?e={expected}&x=1"), "{s:?}");
+        }
+        let out = scrub_str("John.Smith@gmail.com", Hash, Google, "url")
+            .unwrap()
+            .unwrap();
+        assert_eq!(out, hash_email("johnsmith@gmail.com", Standard).unwrap());
+    }
+
+    #[test]
+    fn reject_policy_names_the_path() {
+        assert_eq!(
+            scrub_str("?e=ada@example.com", Reject, Standard, "url"),
+            Err(PiiError::RawEmail { path: "url".into() })
+        );
+    }
+
+    // --- values ---
+
+    #[test]
+    fn scrub_value_reaches_nested_strings_and_keys() {
+        let mut v = obj(&[
+            ("plan", string("pro")),
+            ("contact", string("ada@example.com")),
+            (
+                "nested",
+                Value::Array(vec![
+                    string("b@example.org"),
+                    obj(&[("c@example.net", Value::Bool(true))]),
+                    Value::Null,
+                ]),
+            ),
+        ]);
+        let n = scrub_value(&mut v, Redact, Standard, "properties").unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            v,
+            obj(&[
+                ("plan", string("pro")),
+                ("contact", string(REDACTED)),
+                (
+                    "nested",
+                    Value::Array(vec![
+                        string(REDACTED),
+                        obj(&[(REDACTED, Value::Bool(true))]),
+                        Value::Null,
+                    ]),
+                ),
+            ])
+        );
+        assert!(!value_contains_email(&v));
+    }
+
+    #[test]
+    fn keys_that_scrub_to_the_same_text_keep_both_values() {
+        let mut v = obj(&[
+            ("a@example.com", num(1)),
+            ("b@example.com", num(2)),
+            ("c@example.com", num(3)),
+        ]);
+        scrub_value(&mut v, Redact, Standard, "properties").unwrap();
+        assert_eq!(
+            keys(&v),
+            [
+                "[email redacted]",
+                "[email redacted] (2)",
+                "[email redacted] (3)"
+            ]
+        );
+    }
+
+    #[test]
+    fn key_suffixes_never_collide_with_existing_keys() {
+        let mut v = obj(&[
+            ("[email redacted]", Value::Null),
+            ("a@example.com", Value::Null),
+            ("b@example.com", Value::Null),
+            ("[email redacted] (2)", Value::Null),
+        ]);
+        scrub_value(&mut v, Redact, Standard, "properties").unwrap();
+        assert_eq!(
+            keys(&v),
+            [
+                "[email redacted]",
+                "[email redacted] (3)",
+                "[email redacted] (4)",
+                "[email redacted] (2)"
+            ]
+        );
+    }
+
+    #[test]
+    fn thousands_of_colliding_keys_are_renamed_quickly() {
+        let members = (0..5000)
+            .map(|i| (format!("u{i}@example.com"), Value::Null))
+            .chain([("[email redacted] (3)".to_string(), Value::Null)])
+            .collect();
+        let mut v = Value::Object(members);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            scrub_value(&mut v, Redact, Standard, "properties"),
+            Ok(5000)
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let k = keys(&v);
+        assert_eq!(
+            &k[..3],
+            [
+                "[email redacted]",
+                "[email redacted] (2)",
+                "[email redacted] (4)"
+            ]
+        );
+        assert_eq!(k[4999], "[email redacted] (5001)");
+        let mut sorted = k.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 5001);
+    }
+
+    #[test]
+    fn scanning_is_linear_in_the_length_of_the_string() {
+        for s in [
+            "a@".repeat(50_000),
+            "@".repeat(100_000),
+            format!("{}@b.co", "a".repeat(100_000)),
+        ] {
+            let started = std::time::Instant::now();
+            let out = scrub_str(&s, Redact, Standard, "x").unwrap();
+            assert!(!contains_email(out.as_deref().unwrap_or(&s)));
+            assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        }
+    }
+
+    #[test]
+    fn hashed_keys_of_one_address_are_suffixed_too() {
+        let mut v = obj(&[
+            ("Ada@example.com", Value::Null),
+            ("ada@EXAMPLE.com", Value::Null),
+        ]);
+        scrub_value(&mut v, Hash, Standard, "properties").unwrap();
+        let h = hash_email("ada@example.com", Standard).unwrap();
+        assert_eq!(keys(&v), [h.clone(), format!("{h} (2)")]);
+    }
+
+    #[test]
+    fn reject_policy_reports_the_first_path_and_leaves_the_value_alone() {
+        let v = obj(&[
+            ("plan", string("pro")),
+            (
+                "list",
+                Value::Array(vec![string("ok"), obj(&[("contact", string("a@b.io"))])]),
+            ),
+        ]);
+        let mut w = v.clone();
+        assert_eq!(
+            scrub_value(&mut w, Reject, Standard, "properties"),
+            Err(PiiError::RawEmail {
+                path: "properties.list[1].contact".into()
+            })
+        );
+        assert_eq!(w, v);
+        let mut k = obj(&[("mail ada@example.com", Value::Null)]);
+        assert_eq!(
+            scrub_value(&mut k, Reject, Standard, "properties"),
+            Err(PiiError::RawEmail {
+                path: "properties.mail [email redacted]".into()
+            })
+        );
+        let mut clean = obj(&[("plan", string("pro"))]);
+        assert_eq!(
+            scrub_value(&mut clean, Reject, Standard, "properties"),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn error_messages_tell_the_site_owner_what_to_do() {
+        assert_eq!(
+            PiiError::RawEmail {
+                path: "properties.contact".into()
+            }
+            .to_string(),
+            "properties.contact contains a raw email address; send it with identify({email}) so \
+             it is hashed, or remove it (piiPolicy is \"reject\")"
+        );
+        let e = normalize_email("ada", Standard).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "identify({email}) needs an email address like ada@example.com: it has no '@'"
+        );
+        assert!(PiiError::NotAHash.to_string().contains("64 hex characters"));
+    }
+
+    // --- the invariant, on generated input ---
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Pieces that make addresses, near-addresses and the delimiters around them likely.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("@".to_string()),
+                Just("%40".to_string()),
+                Just("%4".to_string()),
+                Just("0".to_string()),
+                Just(".".to_string()),
+                Just("-".to_string()),
+                Just("'".to_string()),
+                Just(" ".to_string()),
+                Just("[".to_string()),
+                Just("]".to_string()),
+                Just("=".to_string()),
+                Just("é".to_string()),
+                Just("\u{301}".to_string()),
+                Just("…".to_string()),
+                Just(REDACTED.to_string()),
+                "[a-zA-Z0-9]{1,4}",
+                "[a-z0-9.+_%-]{1,8}@[a-z0-9-]{1,6}\\.[a-z]{2,3}",
+                any::<char>().prop_map(String::from),
+            ]
+        }
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                proptest::collection::vec(piece(), 0..12).prop_map(|p| p.concat()),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![Just(Value::Null), text().prop_map(Value::String)];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::vec((text(), inner), 0..4).prop_map(Value::Object),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            #[test]
+            fn scrubbed_strings_hold_no_address(s in text()) {
+                for policy in [Redact, Hash] {
+                    for mode in [Standard, Google] {
+                        let out = scrub_str(&s, policy, mode, "x").unwrap();
+                        prop_assert_eq!(out.is_some(), contains_email(&s));
+                        let out = out.unwrap_or_else(|| s.clone());
+                        prop_assert!(!contains_email(&out), "{:?} -> {:?}", s, out);
+                    }
+                }
+            }
+
+            #[test]
+            fn scrubbed_values_hold_no_address(v in value()) {
+                for policy in [Redact, Hash] {
+                    let mut w = v.clone();
+                    let n = scrub_value(&mut w, policy, Standard, "properties").unwrap();
+                    prop_assert!(!value_contains_email(&w), "{:?} -> {:?}", v, w);
+                    prop_assert_eq!(n > 0, value_contains_email(&v));
+                    if let (Value::Object(a), Value::Object(b)) = (&v, &w) {
+                        prop_assert_eq!(a.len(), b.len());
+                    }
+                }
+                let mut w = v.clone();
+                let rejected = scrub_value(&mut w, Reject, Standard, "properties");
+                prop_assert_eq!(rejected.is_err(), value_contains_email(&v));
+            }
+
+            #[test]
+            fn renamed_keys_are_unique_among_renamed_and_untouched_keys(
+                ks in proptest::collection::vec(text(), 0..8)
+            ) {
+                let mut v = Value::Object(ks.iter().map(|k| (k.clone(), Value::Null)).collect());
+                scrub_value(&mut v, Redact, Standard, "properties").unwrap();
+                let Value::Object(members) = &v else { unreachable!() };
+                for (i, (k, _)) in members.iter().enumerate() {
+                    if contains_email(&ks[i]) {
+                        let clashes = members.iter().filter(|(o, _)| o == k).count();
+                        prop_assert_eq!(clashes, 1, "{:?} -> {:?}", ks, members);
+                    } else {
+                        prop_assert_eq!(k, &ks[i]);
+                    }
+                }
+            }
+        }
     }
 }

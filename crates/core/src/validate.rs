@@ -9,9 +9,16 @@
 //!    `site_id not found or inactive`;
 //! 4. more than `Limits::max_events` events -> 413;
 //! 5. every field rule -> 422 with one `Issue` per problem, all problems reported at once.
+//!
+//! Conventions of the field rules: an optional field that is `null` counts as absent, and so
+//! does a required one (`null` gets `field required`); unknown fields are ignored (newer clients
+//! may send more); when a key is repeated, the last one counts, as in `JSON.parse`. Lengths are
+//! counted in characters (Unicode scalar values), sizes in UTF-8 bytes. `type` values follow
+//! FastAPI's (`value_error.missing`, `type_error.str`, ...); messages say what to change.
 
-use crate::json::Value;
-use crate::time::Millis;
+use crate::json::{self, Number, Value};
+use crate::time::{parse_rfc3339_utc_millis, Millis};
+use crate::{iso4217, pii, uuid};
 
 /// Default body limit of the collector: 256 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -26,6 +33,14 @@ pub const MAX_PROPERTIES_BYTES: usize = 10_240;
 /// `site_id`: 1..=64 of `A-Z a-z 0-9 _ -`.
 pub const MAX_SITE_ID_CHARS: usize = 64;
 
+/// The 400 `detail` for every `site_id` problem: one answer for missing, malformed, unknown and
+/// inactive, so that the collector does not tell strangers which site ids exist.
+pub const SITE_ID_DETAIL: &str = "site_id not found or inactive";
+/// The 400 `detail` for a body that is JSON but not an object.
+pub const NOT_AN_OBJECT_DETAIL: &str = "request body must be a JSON object";
+/// The 413 `detail`.
+pub const TOO_LARGE_DETAIL: &str = "payload too large";
+
 /// The collector's limits (flags with these defaults).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -35,7 +50,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: DEFAULT_MAX_BODY_BYTES, max_events: DEFAULT_MAX_EVENTS }
+        Limits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_events: DEFAULT_MAX_EVENTS,
+        }
     }
 }
 
@@ -58,7 +76,38 @@ pub struct Issue {
 impl Issue {
     /// `{"loc": [...], "msg": "...", "type": "..."}`.
     pub fn to_value(&self) -> Value {
-        todo!("helper")
+        let loc = self
+            .loc
+            .iter()
+            .map(|part| match part {
+                LocPart::Key(k) => Value::String(k.clone()),
+                LocPart::Index(i) => {
+                    Value::Number(Number::from_i64(i64::try_from(*i).unwrap_or(i64::MAX)))
+                }
+            })
+            .collect();
+        Value::Object(vec![
+            ("loc".into(), Value::Array(loc)),
+            ("msg".into(), Value::String(self.msg.clone())),
+            ("type".into(), Value::String(self.kind.into())),
+        ])
+    }
+
+    /// The issue for `error` at `prefix` followed by `field`, a path as `check_event` gives it
+    /// (`conversion_value.currency`; empty for the event itself).
+    fn at(prefix: &[LocPart], field: &str, error: FieldError) -> Issue {
+        let mut loc = prefix.to_vec();
+        loc.extend(
+            field
+                .split('.')
+                .filter(|k| !k.is_empty())
+                .map(|k| LocPart::Key(k.into())),
+        );
+        Issue {
+            loc,
+            msg: error.msg,
+            kind: error.kind,
+        }
     }
 }
 
@@ -70,6 +119,39 @@ pub struct FieldError {
     pub msg: String,
     /// FastAPI-style type, e.g. `value_error.missing`, `value_error.uuid`, `type_error.str`.
     pub kind: &'static str,
+}
+
+impl FieldError {
+    fn new(msg: impl Into<String>, kind: &'static str) -> FieldError {
+        FieldError {
+            msg: msg.into(),
+            kind,
+        }
+    }
+    fn missing() -> FieldError {
+        FieldError::new("field required", "value_error.missing")
+    }
+    fn not_a_string(v: &Value) -> FieldError {
+        FieldError::new(
+            format!("expected a string, not {}", v.type_name()),
+            "type_error.str",
+        )
+    }
+    fn not_an_object(v: &Value) -> FieldError {
+        FieldError::new(
+            format!("expected an object, not {}", v.type_name()),
+            "type_error.dict",
+        )
+    }
+    fn invalid_uuid() -> FieldError {
+        FieldError::new("invalid UUID", "value_error.uuid")
+    }
+    fn invalid_datetime() -> FieldError {
+        FieldError::new(
+            "invalid datetime; use RFC 3339 in UTC with milliseconds, e.g. 2026-11-23T10:00:01.500Z",
+            "value_error.datetime",
+        )
+    }
 }
 
 /// Why a request body is refused; each variant maps to one status.
@@ -93,9 +175,46 @@ impl BatchError {
     }
     /// The response body for this error.
     pub fn to_value(&self) -> Value {
-        todo!("helper")
+        let detail = match self {
+            BatchError::BadRequest { detail } => Value::String(detail.clone()),
+            BatchError::TooLarge => Value::String(TOO_LARGE_DETAIL.into()),
+            BatchError::Invalid(issues) => {
+                Value::Array(issues.iter().map(Issue::to_value).collect())
+            }
+        };
+        Value::Object(vec![("detail".into(), detail)])
     }
 }
+
+/// One line for logs: the detail, or each issue as `loc: msg`.
+impl core::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BatchError::BadRequest { detail } => f.write_str(detail),
+            BatchError::TooLarge => f.write_str(TOO_LARGE_DETAIL),
+            BatchError::Invalid(issues) => {
+                for (i, issue) in issues.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    for (j, part) in issue.loc.iter().enumerate() {
+                        if j > 0 {
+                            f.write_str(".")?;
+                        }
+                        match part {
+                            LocPart::Key(k) => f.write_str(k)?,
+                            LocPart::Index(n) => write!(f, "{n}")?,
+                        }
+                    }
+                    write!(f, ": {}", issue.msg)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
 
 /// A request that passed every rule. `events` are the event objects as received (the collector
 /// stores them); `sent_at` is parsed when present.
@@ -113,45 +232,1282 @@ pub fn validate_batch(
     limits: &Limits,
     site_is_active: &dyn Fn(&str) -> bool,
 ) -> Result<ValidBatch, BatchError> {
-    todo!("helper: {body} {limits:?} {}", site_is_active(""))
+    let root = parse_body(body, limits)?;
+    let site_id = check_site_id(&root, site_is_active)?;
+    let events = present(&root, "events");
+    if matches!(events, Some(Value::Array(items)) if items.len() > limits.max_events) {
+        return Err(BatchError::TooLarge);
+    }
+
+    let mut issues = Vec::new();
+    let body_loc = [LocPart::Key("body".into())];
+    let sent_at = match present(&root, "sent_at") {
+        None => None,
+        Some(v) => match check_datetime(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                issues.push(Issue::at(&body_loc, "sent_at", e));
+                None
+            }
+        },
+    };
+    match events {
+        None => issues.push(Issue::at(&body_loc, "events", FieldError::missing())),
+        Some(Value::Array(items)) if items.is_empty() => issues.push(Issue::at(
+            &body_loc,
+            "events",
+            FieldError::new(
+                "events is empty; send at least 1 event",
+                "value_error.list.min_items",
+            ),
+        )),
+        Some(Value::Array(items)) => {
+            for (i, event) in items.iter().enumerate() {
+                let prefix = [
+                    body_loc[0].clone(),
+                    LocPart::Key("events".into()),
+                    LocPart::Index(i),
+                ];
+                for (field, e) in check_event(event) {
+                    issues.push(Issue::at(&prefix, &field, e));
+                }
+            }
+        }
+        Some(other) => issues.push(Issue::at(
+            &body_loc,
+            "events",
+            FieldError::new(
+                format!("expected an array of events, not {}", other.type_name()),
+                "type_error.list",
+            ),
+        )),
+    }
+    if !issues.is_empty() {
+        return Err(BatchError::Invalid(issues));
+    }
+
+    let Value::Object(mut members) = root else {
+        return Err(not_an_object());
+    };
+    // Take the events out rather than clone them: a body can be 256 KiB. The last `events` key
+    // is the one validated (`Value::get` semantics).
+    let events = match members.iter().rposition(|(k, _)| k == "events") {
+        Some(i) => match members.swap_remove(i).1 {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    Ok(ValidBatch {
+        site_id,
+        sent_at,
+        events,
+    })
 }
 
 /// Validates a `POST /ct` body: one event object with `site_id` at its top level. Issues are
 /// located at `["body", <field>]` (no events index). The result has exactly one event (without
 /// `site_id`).
+///
+/// A `sent_at` member is not part of `/ct`: it is left in the event as an unknown field, and
+/// the result's `sent_at` is `None`.
 pub fn validate_single(
     body: &str,
     limits: &Limits,
     site_is_active: &dyn Fn(&str) -> bool,
 ) -> Result<ValidBatch, BatchError> {
-    todo!("helper: {body} {limits:?} {}", site_is_active(""))
+    let root = parse_body(body, limits)?;
+    let site_id = check_site_id(&root, site_is_active)?;
+    if limits.max_events < 1 {
+        return Err(BatchError::TooLarge);
+    }
+    let body_loc = [LocPart::Key("body".into())];
+    let issues: Vec<Issue> = check_event(&root)
+        .into_iter()
+        .map(|(field, e)| Issue::at(&body_loc, &field, e))
+        .collect();
+    if !issues.is_empty() {
+        return Err(BatchError::Invalid(issues));
+    }
+    let Value::Object(mut members) = root else {
+        return Err(not_an_object());
+    };
+    members.retain(|(k, _)| k != "site_id");
+    Ok(ValidBatch {
+        site_id,
+        sent_at: None,
+        events: vec![Value::Object(members)],
+    })
 }
 
 /// All field problems of one event object (empty when valid). Used by `validate_batch` for each
 /// element, and by the client on the event it is about to queue.
+///
+/// Each problem comes with the path of its field inside the event, dot-separated
+/// (`scan_session_id`, `conversion_value.currency`); the path is empty when the event itself is
+/// not an object. Problems are in field order: `event_id`, `scan_session_id`, `event_name`,
+/// `timestamp`, `url`, `referrer`, `properties`, `conversion_value`, `user_identifiers`.
 pub fn check_event(event: &Value) -> Vec<(String, FieldError)> {
-    todo!("helper: {event:?}")
+    let mut out = Vec::new();
+    if !matches!(event, Value::Object(_)) {
+        out.push((String::new(), FieldError::not_an_object(event)));
+        return out;
+    }
+    let mut push = |field: &str, e: FieldError| out.push((field.to_string(), e));
+
+    if let Some(v) = present(event, "event_id") {
+        if let Err(e) = check_uuid(v) {
+            push("event_id", e);
+        }
+    }
+    match present(event, "scan_session_id") {
+        None => push("scan_session_id", FieldError::missing()),
+        Some(v) => {
+            if let Err(e) = check_uuid(v) {
+                push("scan_session_id", e);
+            }
+        }
+    }
+    match present(event, "event_name") {
+        None => push("event_name", FieldError::missing()),
+        Some(Value::String(name)) => {
+            if let Err(e) = check_event_name(name) {
+                push("event_name", e);
+            }
+        }
+        Some(other) => push("event_name", FieldError::not_a_string(other)),
+    }
+    match present(event, "timestamp") {
+        None => push("timestamp", FieldError::missing()),
+        Some(v) => {
+            if let Err(e) = check_datetime(v) {
+                push("timestamp", e);
+            }
+        }
+    }
+    for field in ["url", "referrer"] {
+        match present(event, field) {
+            None => {}
+            Some(Value::String(s)) => {
+                let chars = s.chars().count();
+                if chars > MAX_URL_CHARS {
+                    push(
+                        field,
+                        FieldError::new(
+                            format!(
+                                "{field} has {chars} characters; at most {MAX_URL_CHARS} are allowed"
+                            ),
+                            "value_error.any_str.max_length",
+                        ),
+                    );
+                }
+            }
+            Some(other) => push(field, FieldError::not_a_string(other)),
+        }
+    }
+    if let Some(v) = present(event, "properties") {
+        for e in properties_errors(v) {
+            push("properties", e);
+        }
+    }
+    match present(event, "conversion_value") {
+        None => {}
+        Some(cv @ Value::Object(_)) => {
+            match present(cv, "amount") {
+                None => push("conversion_value.amount", FieldError::missing()),
+                Some(Value::Number(n)) => {
+                    if !n.as_f64().is_finite() {
+                        push(
+                            "conversion_value.amount",
+                            FieldError::new(
+                                "amount is too large to be a finite number",
+                                "value_error.float.not_finite",
+                            ),
+                        );
+                    }
+                }
+                Some(other) => push(
+                    "conversion_value.amount",
+                    FieldError::new(
+                        format!("expected a number like 19.98, not {}", other.type_name()),
+                        "type_error.float",
+                    ),
+                ),
+            }
+            match present(cv, "currency") {
+                None => push("conversion_value.currency", FieldError::missing()),
+                Some(Value::String(code)) => {
+                    if let Err(e) = check_currency(code) {
+                        push("conversion_value.currency", e);
+                    }
+                }
+                Some(other) => push("conversion_value.currency", FieldError::not_a_string(other)),
+            }
+        }
+        Some(other) => push("conversion_value", FieldError::not_an_object(other)),
+    }
+    match present(event, "user_identifiers") {
+        None => {}
+        Some(ids @ Value::Object(_)) => {
+            if let Some(Err(e)) = present(ids, "email_hash").map(check_email_hash) {
+                push("user_identifiers.email_hash", e);
+            }
+        }
+        Some(other) => push("user_identifiers", FieldError::not_an_object(other)),
+    }
+    out
 }
 
 /// `site_id`: 1..=64 of `A-Z a-z 0-9 _ -`.
 pub fn is_site_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_SITE_ID_CHARS
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// `event_name`: 1..=128 characters after trimming.
 pub fn check_event_name(name: &str) -> Result<(), FieldError> {
-    todo!("helper: {name}")
+    let chars = name.trim().chars().count();
+    if chars == 0 {
+        return Err(FieldError::new(
+            format!("event_name is empty; give it 1 to {MAX_EVENT_NAME_CHARS} characters"),
+            "value_error.any_str.min_length",
+        ));
+    }
+    if chars > MAX_EVENT_NAME_CHARS {
+        return Err(FieldError::new(
+            format!(
+                "event_name has {chars} characters; at most {MAX_EVENT_NAME_CHARS} are allowed \
+                 (names are never truncated: shorten it)"
+            ),
+            "value_error.any_str.max_length",
+        ));
+    }
+    Ok(())
 }
 
 /// `currency`: a current ISO 4217 alpha-3 code, upper case.
 pub fn check_currency(code: &str) -> Result<(), FieldError> {
-    todo!("helper: {code}")
+    if iso4217::is_currency(code) {
+        return Ok(());
+    }
+    // Quote at most a few characters back: the message must stay short whatever was sent.
+    let shown: String = code.chars().take(16).collect();
+    let shown = if shown.len() < code.len() {
+        format!("{shown}...")
+    } else {
+        shown
+    };
+    let upper = code.to_ascii_uppercase();
+    let msg = if iso4217::is_currency(&upper) {
+        format!("currency '{shown}' must be upper case: {upper}")
+    } else {
+        let prefix: String = upper.chars().take(3).collect();
+        let example = if iso4217::is_currency(&prefix) {
+            prefix.as_str()
+        } else {
+            "EUR"
+        };
+        format!("currency '{shown}' is not an ISO 4217 code; use e.g. {example}")
+    };
+    Err(FieldError::new(msg, "value_error.currency"))
 }
 
 /// `properties`: an object, compact JSON at most 10,240 bytes, no raw email in any string
-/// (keys included, any depth).
+/// (keys included, any depth). When both the size and the email rule are broken, this gives
+/// the size problem; `check_event` reports both.
 pub fn check_properties(v: &Value) -> Result<(), FieldError> {
-    todo!("helper: {v:?}")
+    match properties_errors(v).into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn properties_errors(v: &Value) -> Vec<FieldError> {
+    if !matches!(v, Value::Object(_)) {
+        return vec![FieldError::not_an_object(v)];
+    }
+    let mut out = Vec::new();
+    let size = v.to_json().len();
+    if size > MAX_PROPERTIES_BYTES {
+        out.push(FieldError::new(
+            format!(
+                "properties is {size} bytes as compact JSON; at most {MAX_PROPERTIES_BYTES} are \
+                 allowed: send fewer or shorter values"
+            ),
+            "value_error.properties.max_bytes",
+        ));
+    }
+    if let Some(path) = pii::find_email(v, "properties") {
+        out.push(FieldError::new(
+            format!(
+                "{path} contains a raw email address; send it with identify({{email}}) so it is \
+                 hashed into user_identifiers.email_hash, or remove it"
+            ),
+            "value_error.pii",
+        ));
+    }
+    out
+}
+
+/// The member `key` of `v` unless absent or `null`.
+fn present<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.get(key).filter(|v| !matches!(v, Value::Null))
+}
+
+fn check_uuid(v: &Value) -> Result<(), FieldError> {
+    match v.as_str() {
+        Some(s) if uuid::is_canonical(s) => Ok(()),
+        _ => Err(FieldError::invalid_uuid()),
+    }
+}
+
+fn check_email_hash(v: &Value) -> Result<(), FieldError> {
+    let h = match v {
+        Value::String(h) if pii::is_email_hash(h) => return Ok(()),
+        Value::String(h) => h,
+        other => return Err(FieldError::not_a_string(other)),
+    };
+    let msg = if pii::contains_email(h) {
+        "email_hash holds a raw email address; send the SHA-256 hex of the normalised address \
+         instead (identify({email}) computes it)"
+    } else {
+        "email_hash must be exactly 64 lower-case hex characters: the SHA-256 of the normalised \
+         address"
+    };
+    Err(FieldError::new(msg, "value_error.email_hash"))
+}
+
+fn check_datetime(v: &Value) -> Result<Millis, FieldError> {
+    v.as_str()
+        .and_then(parse_rfc3339_utc_millis)
+        .ok_or_else(FieldError::invalid_datetime)
+}
+
+fn not_an_object() -> BatchError {
+    BatchError::BadRequest {
+        detail: NOT_AN_OBJECT_DETAIL.into(),
+    }
+}
+
+/// Steps 1 and 2: size, then JSON object.
+fn parse_body(body: &str, limits: &Limits) -> Result<Value, BatchError> {
+    if body.len() > limits.max_body_bytes {
+        return Err(BatchError::TooLarge);
+    }
+    let root = json::parse(body).map_err(|e| BatchError::BadRequest {
+        detail: format!("malformed JSON: {e}"),
+    })?;
+    match root {
+        Value::Object(_) => Ok(root),
+        _ => Err(not_an_object()),
+    }
+}
+
+/// Step 3: a well-formed, known, active `site_id`.
+fn check_site_id(
+    root: &Value,
+    site_is_active: &dyn Fn(&str) -> bool,
+) -> Result<String, BatchError> {
+    match root.get("site_id").and_then(Value::as_str) {
+        Some(id) if is_site_id(id) && site_is_active(id) => Ok(id.to_string()),
+        _ => Err(BatchError::BadRequest {
+            detail: SITE_ID_DETAIL.into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SESSION: &str = "7ad26d4f-3181-4ef8-b6ca-b8f59499dd43";
+    const EVENT_ID: &str = "0b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10";
+    const HASH: &str = "b5fc85e55755f9e0d030a10ab4429b6b2944855f9a0d60077fe832becbc41d72";
+
+    fn active(id: &str) -> bool {
+        id == "site_demo"
+    }
+
+    fn minimal_event() -> serde_json::Value {
+        json!({
+            "scan_session_id": SESSION,
+            "event_name": "page_view",
+            "timestamp": "2026-11-23T10:00:01.500Z",
+        })
+    }
+
+    fn event_with(key: &str, value: serde_json::Value) -> serde_json::Value {
+        let mut e = minimal_event();
+        e[key] = value;
+        e
+    }
+
+    fn event_without(key: &str) -> serde_json::Value {
+        let mut e = minimal_event();
+        e.as_object_mut().unwrap().remove(key);
+        e
+    }
+
+    fn batch_of(events: Vec<serde_json::Value>) -> String {
+        json!({ "site_id": "site_demo", "events": events }).to_string()
+    }
+
+    fn validate(body: &str) -> Result<ValidBatch, BatchError> {
+        validate_batch(body, &Limits::default(), &active)
+    }
+
+    fn issues(body: &str) -> Vec<Issue> {
+        match validate(body) {
+            Err(BatchError::Invalid(issues)) => issues,
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    /// The issues of a batch holding the one event, as (loc json, type).
+    fn event_issues(event: serde_json::Value) -> Vec<(String, &'static str)> {
+        issues(&batch_of(vec![event]))
+            .into_iter()
+            .map(|i| {
+                (
+                    Value::Array(
+                        i.to_value()
+                            .get("loc")
+                            .unwrap()
+                            .as_array()
+                            .unwrap()
+                            .to_vec(),
+                    )
+                    .to_json(),
+                    i.kind,
+                )
+            })
+            .collect()
+    }
+
+    fn one_issue(event: serde_json::Value, loc: &str, kind: &str) -> Issue {
+        let all = issues(&batch_of(vec![event]));
+        assert_eq!(all.len(), 1, "{all:?}");
+        let issue = all.into_iter().next().unwrap();
+        let got = Value::Array(
+            issue
+                .to_value()
+                .get("loc")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .to_vec(),
+        );
+        assert_eq!(got.to_json(), loc);
+        assert_eq!(issue.kind, kind);
+        issue
+    }
+
+    fn assert_valid_event(event: serde_json::Value) {
+        let body = batch_of(vec![event]);
+        if let Err(e) = validate(&body) {
+            panic!("{body} refused: {e}");
+        }
+    }
+
+    fn bad_request(body: &str) -> String {
+        match validate(body) {
+            Err(BatchError::BadRequest { detail }) => detail,
+            other => panic!("expected 400, got {other:?}"),
+        }
+    }
+
+    // --- whole requests ---
+
+    #[test]
+    fn contract_example_body_is_valid() {
+        let body = r#"{
+          "site_id": "site_demo",
+          "sent_at": "2026-11-23T10:00:02.123Z",
+          "events": [
+            {
+              "event_id": "0b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10",
+              "scan_session_id": "7ad26d4f-3181-4ef8-b6ca-b8f59499dd43",
+              "event_name": "purchase",
+              "timestamp": "2026-11-23T10:00:01.500Z",
+              "url": "https://shop.example/thanks",
+              "referrer": "https://shop.example/cart",
+              "properties": { "sku": "A-1", "qty": 2 },
+              "conversion_value": { "amount": 19.98, "currency": "EUR" },
+              "user_identifiers": { "email_hash": "b5fc85e55755f9e0d030a10ab4429b6b2944855f9a0d60077fe832becbc41d72" }
+            }
+          ]
+        }"#;
+        let valid = validate(body).unwrap();
+        assert_eq!(valid.site_id, "site_demo");
+        assert_eq!(
+            valid.sent_at,
+            parse_rfc3339_utc_millis("2026-11-23T10:00:02.123Z")
+        );
+        assert!(valid.sent_at.is_some());
+        assert_eq!(valid.events.len(), 1);
+        assert_eq!(
+            valid.events[0].get("event_name").and_then(Value::as_str),
+            Some("purchase")
+        );
+    }
+
+    #[test]
+    fn minimal_event_without_optional_fields_is_valid() {
+        let valid = validate(&batch_of(vec![minimal_event(), minimal_event()])).unwrap();
+        assert_eq!(valid.sent_at, None);
+        assert_eq!(valid.events.len(), 2);
+    }
+
+    #[test]
+    fn optional_fields_may_be_null() {
+        let mut e = minimal_event();
+        for key in [
+            "event_id",
+            "url",
+            "referrer",
+            "properties",
+            "conversion_value",
+            "user_identifiers",
+        ] {
+            e[key] = serde_json::Value::Null;
+        }
+        assert_valid_event(e);
+        assert_valid_event(event_with(
+            "user_identifiers",
+            json!({ "email_hash": null }),
+        ));
+        let body = json!({"site_id": "site_demo", "sent_at": null, "events": [minimal_event()]});
+        assert_eq!(validate(&body.to_string()).unwrap().sent_at, None);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let mut e = minimal_event();
+        e["library"] = json!({"name": "scantrack"});
+        e["conversion_value"] = json!({"amount": 1, "currency": "USD", "tax": "x"});
+        let body = json!({"site_id": "site_demo", "v": 2, "events": [e]}).to_string();
+        assert!(validate(&body).is_ok());
+    }
+
+    #[test]
+    fn valid_events_are_returned_as_received() {
+        // Written by hand: serde_json would sort the keys and print 1.5.
+        let body = batch_of(vec![event_with("properties", json!("P"))])
+            .replace(r#""P""#, r#"{"qty":2,"price":1.50}"#);
+        let valid = validate(&body).unwrap();
+        assert_eq!(
+            valid.events[0].get("properties").unwrap().to_json(),
+            r#"{"qty":2,"price":1.50}"#
+        );
+    }
+
+    // --- order of checks ---
+
+    #[test]
+    fn body_over_the_limit_is_413_before_parsing() {
+        let limits = Limits {
+            max_body_bytes: 10,
+            ..Limits::default()
+        };
+        assert_eq!(
+            validate_batch("{not json at all", &limits, &active),
+            Err(BatchError::TooLarge)
+        );
+        let exactly = r#"{"a":1234}"#;
+        assert_eq!(exactly.len(), 10);
+        assert!(matches!(
+            validate_batch(exactly, &limits, &active),
+            Err(BatchError::BadRequest { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_json_is_400_naming_the_json_error() {
+        let detail = bad_request(r#"{"site_id": "site_demo", "events": [}"#);
+        assert!(
+            detail.starts_with("malformed JSON: invalid JSON at byte "),
+            "{detail}"
+        );
+        let detail = bad_request("");
+        assert!(detail.starts_with("malformed JSON: "), "{detail}");
+    }
+
+    #[test]
+    fn body_that_is_not_an_object_is_400() {
+        for body in ["[]", "\"site_demo\"", "null", "42"] {
+            assert_eq!(
+                bad_request(body),
+                "request body must be a JSON object",
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_site_id_problem_is_the_same_400() {
+        let events = json!([minimal_event()]);
+        for site_id in [
+            serde_json::Value::Null,
+            json!(42),
+            json!(""),
+            json!("site demo"),
+            json!("site.demo"),
+            json!("a".repeat(65)),
+            json!("site_unknown"),
+        ] {
+            let body = json!({"site_id": site_id, "events": events}).to_string();
+            assert_eq!(
+                bad_request(&body),
+                "site_id not found or inactive",
+                "{site_id}"
+            );
+        }
+        let body = json!({"events": events}).to_string();
+        assert_eq!(bad_request(&body), "site_id not found or inactive");
+    }
+
+    #[test]
+    fn site_id_of_64_allowed_characters_is_well_formed() {
+        assert!(is_site_id(&"a".repeat(64)));
+        assert!(is_site_id("Site_demo-01"));
+        let id = "A".repeat(64);
+        let body = json!({"site_id": id, "events": [minimal_event()]}).to_string();
+        assert!(validate_batch(&body, &Limits::default(), &|s| s == id).is_ok());
+    }
+
+    #[test]
+    fn site_id_is_checked_before_event_count_and_field_rules() {
+        let many = vec![json!("not an event"); DEFAULT_MAX_EVENTS + 1];
+        let body = json!({"site_id": "nope!", "events": many}).to_string();
+        assert_eq!(bad_request(&body), "site_id not found or inactive");
+    }
+
+    #[test]
+    fn too_many_events_is_413_before_field_rules() {
+        let limits = Limits {
+            max_events: 2,
+            ..Limits::default()
+        };
+        let body = batch_of(vec![json!(1), json!(2), json!(3)]);
+        assert_eq!(
+            validate_batch(&body, &limits, &active),
+            Err(BatchError::TooLarge)
+        );
+        let body = batch_of(vec![minimal_event(), minimal_event()]);
+        assert!(validate_batch(&body, &limits, &active).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_in_order() {
+        let body = json!({
+            "site_id": "site_demo",
+            "sent_at": "yesterday",
+            "events": [
+                minimal_event(),
+                event_with("scan_session_id", json!("nope")),
+                json!({"event_name": "", "timestamp": "2026-11-23T10:00:01.500Z", "url": 5}),
+            ]
+        })
+        .to_string();
+        let got: Vec<(String, &str)> = issues(&body)
+            .iter()
+            .map(|i| {
+                let v = i.to_value();
+                (v.get("loc").unwrap().to_json(), i.kind)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (r#"["body","sent_at"]"#.to_string(), "value_error.datetime"),
+                (
+                    r#"["body","events",1,"scan_session_id"]"#.into(),
+                    "value_error.uuid"
+                ),
+                (
+                    r#"["body","events",2,"scan_session_id"]"#.into(),
+                    "value_error.missing"
+                ),
+                (
+                    r#"["body","events",2,"event_name"]"#.into(),
+                    "value_error.any_str.min_length"
+                ),
+                (r#"["body","events",2,"url"]"#.into(), "type_error.str"),
+            ]
+        );
+    }
+
+    // --- top-level field rules ---
+
+    #[test]
+    fn invalid_sent_at_is_422_at_body_sent_at() {
+        for sent_at in [
+            json!("2026-11-23 10:00:02"),
+            json!("2026-11-23T10:00:02.123+01:00"),
+            json!(17),
+        ] {
+            let body =
+                json!({"site_id": "site_demo", "sent_at": sent_at, "events": [minimal_event()]});
+            let all = issues(&body.to_string());
+            assert_eq!(all.len(), 1, "{sent_at}");
+            assert_eq!(
+                all[0].loc,
+                [LocPart::Key("body".into()), LocPart::Key("sent_at".into())]
+            );
+            assert_eq!(all[0].kind, "value_error.datetime");
+        }
+    }
+
+    #[test]
+    fn missing_events_is_field_required() {
+        for body in [
+            json!({"site_id": "site_demo"}),
+            json!({"site_id": "site_demo", "events": null}),
+        ] {
+            let all = issues(&body.to_string());
+            assert_eq!(
+                all,
+                [Issue {
+                    loc: vec![LocPart::Key("body".into()), LocPart::Key("events".into())],
+                    msg: "field required".into(),
+                    kind: "value_error.missing",
+                }]
+            );
+        }
+    }
+
+    #[test]
+    fn events_that_is_not_an_array_is_a_type_error() {
+        let body = json!({"site_id": "site_demo", "events": minimal_event()}).to_string();
+        let all = issues(&body);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].kind, "type_error.list");
+        assert_eq!(all[0].msg, "expected an array of events, not an object");
+    }
+
+    #[test]
+    fn empty_events_is_min_items() {
+        let all = issues(&batch_of(vec![]));
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].kind, "value_error.list.min_items");
+        assert_eq!(
+            all[0].loc,
+            [LocPart::Key("body".into()), LocPart::Key("events".into())]
+        );
+    }
+
+    #[test]
+    fn event_that_is_not_an_object_is_located_at_its_index() {
+        let all = issues(&batch_of(vec![minimal_event(), json!("page_view")]));
+        assert_eq!(all.len(), 1);
+        assert_eq!(
+            all[0].loc,
+            [
+                LocPart::Key("body".into()),
+                LocPart::Key("events".into()),
+                LocPart::Index(1)
+            ]
+        );
+        assert_eq!(all[0].kind, "type_error.dict");
+        assert_eq!(all[0].msg, "expected an object, not a string");
+    }
+
+    // --- event field rules ---
+
+    #[test]
+    fn event_id_is_optional_but_must_be_a_canonical_uuid() {
+        assert_valid_event(event_with("event_id", json!(EVENT_ID)));
+        assert_valid_event(event_with("event_id", json!(EVENT_ID.to_ascii_uppercase())));
+        for bad in [
+            json!("0b6f1c1e5f0e4d559a433f1f6c1d2a10"),
+            json!(""),
+            json!(7),
+        ] {
+            let issue = one_issue(
+                event_with("event_id", bad),
+                r#"["body","events",0,"event_id"]"#,
+                "value_error.uuid",
+            );
+            assert_eq!(issue.msg, "invalid UUID");
+        }
+    }
+
+    #[test]
+    fn missing_scan_session_id_is_field_required() {
+        let issue = one_issue(
+            event_without("scan_session_id"),
+            r#"["body","events",0,"scan_session_id"]"#,
+            "value_error.missing",
+        );
+        assert_eq!(issue.msg, "field required");
+    }
+
+    #[test]
+    fn scan_session_id_must_be_a_canonical_uuid() {
+        for bad in [
+            json!("{7ad26d4f-3181-4ef8-b6ca-b8f59499dd43}"),
+            json!("7ad26d4f31814ef8b6cab8f59499dd43"),
+            json!("7ad26d4f-3181-4ef8-b6ca-b8f59499dd4z"),
+            json!(12345),
+            json!({}),
+        ] {
+            let issue = one_issue(
+                event_with("scan_session_id", bad),
+                r#"["body","events",0,"scan_session_id"]"#,
+                "value_error.uuid",
+            );
+            assert_eq!(issue.msg, "invalid UUID");
+        }
+    }
+
+    #[test]
+    fn event_name_is_required_and_a_string() {
+        one_issue(
+            event_without("event_name"),
+            r#"["body","events",0,"event_name"]"#,
+            "value_error.missing",
+        );
+        let issue = one_issue(
+            event_with("event_name", json!(3)),
+            r#"["body","events",0,"event_name"]"#,
+            "type_error.str",
+        );
+        assert_eq!(issue.msg, "expected a string, not a number");
+    }
+
+    #[test]
+    fn event_name_is_1_to_128_characters_after_trimming() {
+        assert_valid_event(event_with(
+            "event_name",
+            json!(format!("  {}  ", "x".repeat(128))),
+        ));
+        // Characters, not bytes: 128 two-byte characters are fine.
+        assert_valid_event(event_with("event_name", json!("é".repeat(128))));
+        one_issue(
+            event_with("event_name", json!(" \t\n ")),
+            r#"["body","events",0,"event_name"]"#,
+            "value_error.any_str.min_length",
+        );
+        let issue = one_issue(
+            event_with("event_name", json!("é".repeat(129))),
+            r#"["body","events",0,"event_name"]"#,
+            "value_error.any_str.max_length",
+        );
+        assert!(
+            issue
+                .msg
+                .starts_with("event_name has 129 characters; at most 128"),
+            "{}",
+            issue.msg
+        );
+    }
+
+    #[test]
+    fn timestamp_is_required_rfc3339_utc_with_milliseconds() {
+        one_issue(
+            event_without("timestamp"),
+            r#"["body","events",0,"timestamp"]"#,
+            "value_error.missing",
+        );
+        for bad in [
+            json!("2026-11-23T10:00:01Z"),
+            json!("2026-11-23T10:00:01.500+02:00"),
+            json!("2026-02-30T10:00:01.500Z"),
+            json!("23/11/2026"),
+            json!(1795428001500u64),
+        ] {
+            let issue = one_issue(
+                event_with("timestamp", bad.clone()),
+                r#"["body","events",0,"timestamp"]"#,
+                "value_error.datetime",
+            );
+            assert!(issue.msg.contains("RFC 3339"), "{bad}");
+        }
+        assert_valid_event(event_with(
+            "timestamp",
+            json!("2026-11-23T10:00:01.500+00:00"),
+        ));
+    }
+
+    #[test]
+    fn url_and_referrer_are_strings_of_at_most_2048_characters() {
+        for field in ["url", "referrer"] {
+            let loc = format!(r#"["body","events",0,"{field}"]"#);
+            let at_limit = format!("https://x.example/?q={}", "é".repeat(MAX_URL_CHARS - 21));
+            assert_eq!(at_limit.chars().count(), MAX_URL_CHARS);
+            assert_valid_event(event_with(field, json!(at_limit)));
+            let issue = one_issue(
+                event_with(field, json!(format!("{at_limit}x"))),
+                &loc,
+                "value_error.any_str.max_length",
+            );
+            assert_eq!(
+                issue.msg,
+                format!("{field} has 2049 characters; at most 2048 are allowed")
+            );
+            one_issue(
+                event_with(field, json!(["https://x.example"])),
+                &loc,
+                "type_error.str",
+            );
+        }
+    }
+
+    #[test]
+    fn properties_must_be_an_object() {
+        let issue = one_issue(
+            event_with("properties", json!(["a"])),
+            r#"["body","events",0,"properties"]"#,
+            "type_error.dict",
+        );
+        assert_eq!(issue.msg, "expected an object, not an array");
+        assert_eq!(
+            check_properties(&Value::Bool(true)).unwrap_err().kind,
+            "type_error.dict"
+        );
+    }
+
+    #[test]
+    fn properties_are_at_most_10240_bytes_of_compact_json() {
+        // {"k":"…"} is 8 bytes around the string.
+        let fits = json!({ "k": "x".repeat(MAX_PROPERTIES_BYTES - 8) });
+        assert_eq!(fits.to_string().len(), MAX_PROPERTIES_BYTES);
+        assert_valid_event(event_with("properties", fits));
+        let issue = one_issue(
+            event_with(
+                "properties",
+                json!({ "k": "x".repeat(MAX_PROPERTIES_BYTES - 7) }),
+            ),
+            r#"["body","events",0,"properties"]"#,
+            "value_error.properties.max_bytes",
+        );
+        assert!(
+            issue
+                .msg
+                .starts_with("properties is 10241 bytes as compact JSON"),
+            "{}",
+            issue.msg
+        );
+        // Measured compactly: the whitespace of the request does not count.
+        let spaced = format!(
+            r#"{{"site_id":"site_demo","events":[{{"scan_session_id":"{SESSION}","event_name":"e","timestamp":"2026-11-23T10:00:01.500Z","properties":{{   "k"  :  "{}"   }}}}]}}"#,
+            "x".repeat(MAX_PROPERTIES_BYTES - 8)
+        );
+        assert!(validate(&spaced).is_ok());
+    }
+
+    #[test]
+    fn properties_must_not_hold_a_raw_email_anywhere() {
+        for (props, path) in [
+            (json!({"contact": "ada@example.com"}), "properties.contact"),
+            (
+                json!({"list": ["ok", {"to": "mailto:a%40b.io"}]}),
+                "properties.list[1].to",
+            ),
+            (
+                json!({"ada@example.com": true}),
+                "properties.[email redacted]",
+            ),
+        ] {
+            let issue = one_issue(
+                event_with("properties", props),
+                r#"["body","events",0,"properties"]"#,
+                "value_error.pii",
+            );
+            assert!(
+                issue
+                    .msg
+                    .starts_with(&format!("{path} contains a raw email address")),
+                "{}",
+                issue.msg
+            );
+            assert!(
+                !pii::contains_email(&issue.msg),
+                "the message must not echo the address"
+            );
+        }
+        assert_valid_event(event_with(
+            "properties",
+            json!({"handle": "@ada", "host": "user@localhost"}),
+        ));
+    }
+
+    #[test]
+    fn oversized_properties_with_an_email_report_both_problems() {
+        let props = json!({ "to": "ada@example.com", "k": "x".repeat(MAX_PROPERTIES_BYTES) });
+        let kinds: Vec<_> = event_issues(event_with("properties", props))
+            .into_iter()
+            .map(|(_, k)| k)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["value_error.properties.max_bytes", "value_error.pii"]
+        );
+    }
+
+    #[test]
+    fn conversion_value_must_be_an_object() {
+        one_issue(
+            event_with("conversion_value", json!(19.98)),
+            r#"["body","events",0,"conversion_value"]"#,
+            "type_error.dict",
+        );
+    }
+
+    #[test]
+    fn conversion_amount_is_a_required_finite_number() {
+        let loc = r#"["body","events",0,"conversion_value","amount"]"#;
+        one_issue(
+            event_with("conversion_value", json!({"currency": "EUR"})),
+            loc,
+            "value_error.missing",
+        );
+        one_issue(
+            event_with(
+                "conversion_value",
+                json!({"amount": "19.98", "currency": "EUR"}),
+            ),
+            loc,
+            "type_error.float",
+        );
+        let body = batch_of(vec![minimal_event()]).replace(
+            r#""event_name""#,
+            r#""conversion_value":{"amount":1e400,"currency":"EUR"},"event_name""#,
+        );
+        let all = issues(&body);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].kind, "value_error.float.not_finite");
+        assert_valid_event(event_with(
+            "conversion_value",
+            json!({"amount": -5, "currency": "JPY"}),
+        ));
+    }
+
+    #[test]
+    fn conversion_currency_is_a_current_iso4217_code_in_upper_case() {
+        let loc = r#"["body","events",0,"conversion_value","currency"]"#;
+        let cv = |c: serde_json::Value| {
+            event_with("conversion_value", json!({"amount": 1, "currency": c}))
+        };
+        let issue = one_issue(cv(json!("EURO")), loc, "value_error.currency");
+        assert_eq!(
+            issue.msg,
+            "currency 'EURO' is not an ISO 4217 code; use e.g. EUR"
+        );
+        let issue = one_issue(cv(json!("eur")), loc, "value_error.currency");
+        assert_eq!(issue.msg, "currency 'eur' must be upper case: EUR");
+        one_issue(cv(json!("HRK")), loc, "value_error.currency");
+        one_issue(cv(json!(978)), loc, "type_error.str");
+        one_issue(
+            event_with("conversion_value", json!({"amount": 1})),
+            loc,
+            "value_error.missing",
+        );
+        for code in ["EUR", "USD", "GBP", "JPY", "CHF"] {
+            assert_valid_event(cv(json!(code)));
+        }
+    }
+
+    #[test]
+    fn currency_messages_stay_short_whatever_was_sent() {
+        let e = check_currency(&"Z".repeat(1000)).unwrap_err();
+        assert_eq!(
+            e.msg,
+            format!(
+                "currency '{}...' is not an ISO 4217 code; use e.g. EUR",
+                "Z".repeat(16)
+            )
+        );
+        assert_eq!(
+            check_currency("DOLLAR").unwrap_err().msg,
+            "currency 'DOLLAR' is not an ISO 4217 code; use e.g. EUR"
+        );
+        assert_eq!(
+            check_currency("USDT").unwrap_err().msg,
+            "currency 'USDT' is not an ISO 4217 code; use e.g. USD"
+        );
+        assert_eq!(
+            check_currency("€").unwrap_err().msg,
+            "currency '€' is not an ISO 4217 code; use e.g. EUR"
+        );
+    }
+
+    #[test]
+    fn email_hash_is_optional_but_64_lower_case_hex() {
+        let loc = r#"["body","events",0,"user_identifiers","email_hash"]"#;
+        let ids = |h: serde_json::Value| event_with("user_identifiers", json!({ "email_hash": h }));
+        assert_valid_event(ids(json!(HASH)));
+        assert_valid_event(event_with("user_identifiers", json!({})));
+        for bad in [
+            json!(HASH.to_ascii_uppercase()),
+            json!(&HASH[1..]),
+            json!(format!("{HASH}0")),
+            json!(""),
+        ] {
+            one_issue(ids(bad), loc, "value_error.email_hash");
+        }
+        let issue = one_issue(ids(json!("ada@example.com")), loc, "value_error.email_hash");
+        assert!(issue
+            .msg
+            .starts_with("email_hash holds a raw email address"));
+        one_issue(ids(json!(1)), loc, "type_error.str");
+        one_issue(
+            event_with("user_identifiers", json!("ada@example.com")),
+            r#"["body","events",0,"user_identifiers"]"#,
+            "type_error.dict",
+        );
+    }
+
+    #[test]
+    fn check_event_gives_dotted_field_paths() {
+        let e = json::parse(
+            &event_with("conversion_value", json!({"amount": 1, "currency": "EURO"})).to_string(),
+        )
+        .unwrap();
+        let got = check_event(&e);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "conversion_value.currency");
+        let got = check_event(&Value::Null);
+        assert_eq!(got[0].0, "");
+        assert_eq!(got[0].1.kind, "type_error.dict");
+    }
+
+    #[test]
+    fn check_event_name_counts_trimmed_characters() {
+        assert!(check_event_name("purchase").is_ok());
+        assert!(check_event_name(&format!(" {} ", "日".repeat(128))).is_ok());
+        assert_eq!(
+            check_event_name("").unwrap_err().kind,
+            "value_error.any_str.min_length"
+        );
+        assert_eq!(
+            check_event_name(&"x".repeat(129)).unwrap_err().kind,
+            "value_error.any_str.max_length"
+        );
+    }
+
+    // --- /ct ---
+
+    #[test]
+    fn single_event_body_is_validated_like_a_batch_element() {
+        let mut body = minimal_event();
+        body["site_id"] = json!("site_demo");
+        body["event_id"] = json!(EVENT_ID);
+        let valid = validate_single(&body.to_string(), &Limits::default(), &active).unwrap();
+        assert_eq!(valid.site_id, "site_demo");
+        assert_eq!(valid.sent_at, None);
+        assert_eq!(valid.events.len(), 1);
+        assert_eq!(valid.events[0].get("site_id"), None);
+        assert_eq!(
+            valid.events[0].get("event_id").and_then(Value::as_str),
+            Some(EVENT_ID)
+        );
+    }
+
+    #[test]
+    fn single_event_issues_are_located_without_an_index() {
+        let mut body = event_with("scan_session_id", json!("nope"));
+        body["site_id"] = json!("site_demo");
+        body["conversion_value"] = json!({"amount": 1, "currency": "EURO"});
+        let err = validate_single(&body.to_string(), &Limits::default(), &active).unwrap_err();
+        assert_eq!(err.status(), 422);
+        assert_eq!(
+            err.to_value().to_json(),
+            concat!(
+                r#"{"detail":[{"loc":["body","scan_session_id"],"msg":"invalid UUID","type":"value_error.uuid"},"#,
+                r#"{"loc":["body","conversion_value","currency"],"msg":"currency 'EURO' is not an ISO 4217 code; use e.g. EUR","type":"value_error.currency"}]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn single_event_body_follows_the_same_order_of_checks() {
+        let limits = Limits {
+            max_body_bytes: 20,
+            ..Limits::default()
+        };
+        let long = json!({"site_id": "x", "junk": "y".repeat(30)}).to_string();
+        assert_eq!(
+            validate_single(&long, &limits, &active),
+            Err(BatchError::TooLarge)
+        );
+        let l = Limits::default();
+        assert_eq!(
+            validate_single("[1]", &l, &active).unwrap_err().status(),
+            400
+        );
+        let no_site = minimal_event().to_string();
+        assert_eq!(
+            validate_single(&no_site, &l, &active),
+            Err(BatchError::BadRequest {
+                detail: SITE_ID_DETAIL.into()
+            })
+        );
+        let bad_site_bad_event = json!({"site_id": "other"}).to_string();
+        assert_eq!(
+            validate_single(&bad_site_bad_event, &l, &active)
+                .unwrap_err()
+                .status(),
+            400
+        );
+    }
+
+    // --- response bodies ---
+
+    #[test]
+    fn error_bodies_are_the_contracts() {
+        let invalid = BatchError::Invalid(vec![Issue {
+            loc: vec![
+                LocPart::Key("body".into()),
+                LocPart::Key("events".into()),
+                LocPart::Index(3),
+                LocPart::Key("scan_session_id".into()),
+            ],
+            msg: "invalid UUID".into(),
+            kind: "value_error.uuid",
+        }]);
+        assert_eq!(
+            invalid.to_value().to_json(),
+            r#"{"detail":[{"loc":["body","events",3,"scan_session_id"],"msg":"invalid UUID","type":"value_error.uuid"}]}"#
+        );
+        assert_eq!(
+            BatchError::TooLarge.to_value().to_json(),
+            r#"{"detail":"payload too large"}"#
+        );
+        let bad = BatchError::BadRequest {
+            detail: SITE_ID_DETAIL.into(),
+        };
+        assert_eq!(
+            bad.to_value().to_json(),
+            r#"{"detail":"site_id not found or inactive"}"#
+        );
+        assert_eq!(
+            (
+                bad.status(),
+                BatchError::TooLarge.status(),
+                invalid.status()
+            ),
+            (400, 413, 422)
+        );
+        assert_eq!(
+            invalid.to_string(),
+            "body.events.3.scan_session_id: invalid UUID"
+        );
+    }
+
+    #[test]
+    fn every_422_names_the_offending_event_index_for_the_client() {
+        // The client drops exactly the events named by loc[2]: every event issue must carry it.
+        let body = batch_of(vec![
+            minimal_event(),
+            event_with("url", json!(1)),
+            minimal_event(),
+            event_without("timestamp"),
+        ]);
+        let indices: Vec<_> = issues(&body).iter().map(|i| i.loc[2].clone()).collect();
+        assert_eq!(indices, [LocPart::Index(1), LocPart::Index(3)]);
+    }
 }
