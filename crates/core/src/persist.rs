@@ -1,7 +1,10 @@
 //! The persisted form of the queue and the session (CONTRACT.md 3.3, 5): what the shell writes
 //! to localStorage under `scantrack:<site_id>:queue` and `scantrack:<site_id>:session`.
 //!
-//! Versioned JSON: `{"v":1,"site_id":"...","events":[{"id":"...","t":<ms>,"e":{<wire event>}}]}`
+//! Versioned JSON:
+//! `{"v":1,"site_id":"...","pause":<ms>,"events":[{"id":"...","t":<ms>,"e":{<wire event>}}]}`
+//! (`pause`: no request before this instant, so a reload during a rate limit or an outage
+//! does not send early; absent when there is none)
 //! and `{"v":1,"site_id":"...","id":"<uuid>","last":<ms>,"email_hash":"..."}`.
 //! Invariant: decoding never panics; a value of another version, another site, or not ours at
 //! all is refused with a `PersistError` (the pipeline reports it and starts empty), and within a
@@ -62,6 +65,8 @@ pub struct StoredEvent {
 pub struct DecodedQueue {
     pub events: Vec<StoredEvent>,
     pub skipped: usize,
+    /// No request before this instant (a stored `Retry-After` or backoff deadline).
+    pub paused_until: Millis,
 }
 
 fn header(out: &mut String, site_id: &str) {
@@ -71,13 +76,18 @@ fn header(out: &mut String, site_id: &str) {
     json::write_str(out, site_id);
 }
 
-/// Encodes the events `(id, enqueued_at, wire json)` in order.
+/// Encodes the events `(id, enqueued_at, wire json)` in order, and the pause deadline.
 pub fn encode_queue<'a>(
     site_id: &str,
+    paused_until: Millis,
     events: impl Iterator<Item = (&'a str, Millis, &'a str)>,
 ) -> String {
     let mut out = String::new();
     header(&mut out, site_id);
+    if paused_until > Millis::ZERO {
+        out.push_str(",\"pause\":");
+        out.push_str(&paused_until.0.to_string());
+    }
     out.push_str(",\"events\":[");
     for (i, (id, t, json)) in events.enumerate() {
         if i > 0 {
@@ -125,7 +135,9 @@ pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistEr
         .get("events")
         .and_then(Value::as_array)
         .ok_or_else(|| PersistError::Corrupt("no events array".into()))?;
-    let mut out = DecodedQueue { events: Vec::with_capacity(entries.len()), skipped: 0 };
+    let paused_until = millis_of(v.get("pause")).unwrap_or(Millis::ZERO);
+    let mut out =
+        DecodedQueue { events: Vec::with_capacity(entries.len()), skipped: 0, paused_until };
     for entry in entries {
         match decode_entry(entry) {
             Some(e) if !out.events.iter().any(|o| o.id == e.id) => out.events.push(e),

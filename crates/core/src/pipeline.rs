@@ -257,6 +257,7 @@ impl Pipeline {
                 for e in decoded.events {
                     p.enqueue(e.id, e.name, e.json, e.enqueued_at);
                 }
+                p.paused_until = decoded.paused_until;
             }
             Some(Err(e)) => {
                 p.reports.push_back(storage_error("queue", e));
@@ -614,14 +615,22 @@ impl Pipeline {
     fn retry_later(&mut self, f: &InFlight, now: Millis) {
         self.queue.release(&f.events);
         let delay = self.backoff.next_delay(&mut *self.entropy);
-        self.paused_until = self.paused_until.max(now.add(delay));
+        self.pause_until(now.add(delay));
+    }
+
+    /// No request before `t`; stored with the queue so that a reload waits too.
+    fn pause_until(&mut self, t: Millis) {
+        if t > self.paused_until {
+            self.paused_until = t;
+            self.mark_queue_dirty();
+        }
     }
 
     fn apply(&mut self, f: &InFlight, outcome: &Outcome, now: Millis) {
         let classified = classify(outcome, now);
         let server_wait = classified.server_wait_until.filter(|t| *t > now);
         if let Some(t) = server_wait {
-            self.paused_until = self.paused_until.max(t);
+            self.pause_until(t);
         }
         match classified.verdict {
             Verdict::Delivered { refused } => {
@@ -757,9 +766,10 @@ impl Pipeline {
         if due(self.queue_dirty_since) {
             self.queue_dirty_since = None;
             let events = self.queue.iter().map(|e| (e.id.as_str(), e.enqueued_at, e.json.as_str()));
+            let pause = if self.paused_until > self.now { self.paused_until } else { Millis::ZERO };
             ops.push(StorageOp {
                 key: persist::queue_key(&site),
-                value: Some(persist::encode_queue(&site, events)),
+                value: Some(persist::encode_queue(&site, pause, events)),
             });
         }
         if due(self.session_dirty_since) {

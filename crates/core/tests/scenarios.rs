@@ -758,3 +758,16 @@ fn consent_denied_drops_everything_clears_storage_and_refuses_tracking() {
     sim.run_for(secs(10), &mut |_, _| ok());
     assert!(sim.storage.is_empty());
 }
+
+#[test]
+fn a_reload_during_a_rate_limit_pause_still_waits_for_retry_after() {
+    let mut sim = Sim::new(config());
+    sim.track("a");
+    sim.p.flush(sim.now);
+    sim.run_for(ms(100), &mut |_, _| http(HttpResponse::status(429).with_retry_after("120")));
+    sim.reload();
+    let mut store = Store::new();
+    sim.run_for(secs(300), &mut |t, _| store.accept(t));
+    assert_eq!(sim.sent.len(), 2);
+    assert_eq!(sim.sent[1].at, T0.add(ms(50 + 120_000)), "the new page honours the stored pause");
+}
