@@ -149,12 +149,26 @@ pub struct FaultPlan {
 
 /// `POST /__admin/faults` body: a plan, or with `"append": true` steps added to the queue
 /// (the sticky settings are then left as they are).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct FaultsRequest {
-    #[serde(default)]
     pub append: bool,
-    #[serde(flatten)]
     pub plan: FaultPlan,
+}
+
+impl FaultsRequest {
+    /// Parses the body; unknown fields are errors (a typo must not silently script nothing).
+    /// Hand-split rather than `#[serde(flatten)]`, which ignores `deny_unknown_fields`.
+    pub fn from_json(text: &str) -> Result<FaultsRequest, serde_json::Error> {
+        let mut v: serde_json::Value = serde_json::from_str(text)?;
+        let append = match v.as_object_mut().and_then(|o| o.remove("append")) {
+            None => false,
+            Some(a) => serde_json::from_value(a)?,
+        };
+        Ok(FaultsRequest {
+            append,
+            plan: serde_json::from_value(v)?,
+        })
+    }
 }
 
 impl FaultPlan {
@@ -257,9 +271,10 @@ mod tests {
     #[test]
     fn steps_are_served_in_order_and_times_repeats_one() {
         let mut plan = FaultPlan::default();
-        let req: FaultsRequest =
-            serde_json::from_str(r#"{"responses": [{"status": 503, "times": 2}, {"drop": true}]}"#)
-                .unwrap();
+        let req = FaultsRequest::from_json(
+            r#"{"responses": [{"status": 503, "times": 2}, {"drop": true}]}"#,
+        )
+        .unwrap();
         plan.apply(req);
         assert_eq!(plan.next_step().unwrap().status, Some(503));
         assert_eq!(plan.next_step().unwrap().status, Some(503));
@@ -271,15 +286,16 @@ mod tests {
     fn append_keeps_the_queue_and_sticky_settings() {
         let mut plan = FaultPlan::default();
         plan.apply(
-            serde_json::from_str(r#"{"max_body_bytes": 100, "responses": [{"status": 500}]}"#)
+            FaultsRequest::from_json(r#"{"max_body_bytes": 100, "responses": [{"status": 500}]}"#)
                 .unwrap(),
         );
         plan.apply(
-            serde_json::from_str(r#"{"append": true, "responses": [{"status": 502}]}"#).unwrap(),
+            FaultsRequest::from_json(r#"{"append": true, "responses": [{"status": 502}]}"#)
+                .unwrap(),
         );
         assert_eq!(plan.max_body_bytes, Some(100));
         assert_eq!(plan.responses.len(), 2);
-        plan.apply(serde_json::from_str("{}").unwrap());
+        plan.apply(FaultsRequest::from_json("{}").unwrap());
         assert_eq!(
             plan,
             FaultPlan::default(),
@@ -290,6 +306,10 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused() {
         assert!(serde_json::from_str::<FaultStep>(r#"{"stauts": 503}"#).is_err());
+        assert!(FaultsRequest::from_json(r#"{"response": []}"#).is_err());
+        assert!(FaultsRequest::from_json(r#"{"append": true, "response": []}"#).is_err());
+        assert!(FaultsRequest::from_json(r#"{"response": []}"#).is_err());
+        assert!(FaultsRequest::from_json(r#"{"append": true, "response": []}"#).is_err());
     }
 
     #[test]

@@ -1031,12 +1031,9 @@ async fn get_faults(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn post_faults(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let text = if body.iter().all(u8::is_ascii_whitespace) {
-        &b"{}"[..]
-    } else {
-        &body[..]
-    };
-    let req: FaultsRequest = match serde_json::from_slice(text) {
+    let text = String::from_utf8_lossy(&body);
+    let text = if text.trim().is_empty() { "{}" } else { &text };
+    let req = match FaultsRequest::from_json(text) {
         Ok(r) => r,
         Err(e) => {
             return reply_json(
