@@ -14,7 +14,8 @@ stage "clippy (host)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 stage "clippy (wasm32)"
-cargo clippy -p scantrack -p scantrack-core --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+cargo clippy -p scantrack-core --target wasm32-unknown-unknown --lib --locked -- -D warnings
+cargo clippy -p scantrack --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
 stage "boundary: the core has no browser dependency"
 if cargo tree -p scantrack-core --target wasm32-unknown-unknown -e normal --prefix none |

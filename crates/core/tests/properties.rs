@@ -37,7 +37,7 @@ enum Reply {
     RateLimitedReset(u64),
     ServerError(u16),
     Network,
-    NoReply,
+    Hang,
     BadRequest,
 }
 
@@ -62,7 +62,7 @@ fn reply() -> impl Strategy<Value = Reply> {
         1 => (1u64..90).prop_map(Reply::RateLimitedReset),
         2 => prop_oneof![Just(500u16), Just(502), Just(503), Just(504), Just(408)].prop_map(Reply::ServerError),
         1 => Just(Reply::Network),
-        1 => Just(Reply::NoReply),
+        1 => Just(Reply::Hang),
         1 => Just(Reply::BadRequest),
     ]
 }
@@ -97,7 +97,10 @@ struct Collector {
 impl Collector {
     fn serve(&mut self, t: &Transmit, now: Millis) -> Option<Outcome> {
         if let Err(e) = validate_batch(&t.body, &Limits::default(), &|_| true) {
-            panic!("request refused by the collector's validation: {e:?}\n{}", t.body);
+            panic!(
+                "request refused by the collector's validation: {e:?}\n{}",
+                t.body
+            );
         }
         let reply = self.script[self.next % self.script.len()].clone();
         self.next += 1;
@@ -143,7 +146,7 @@ impl Collector {
             }
             Reply::ServerError(code) => (Some(HttpResponse::status(code).with_body("oops")), Served { server_wait: None, failure: true, success: false }),
             Reply::Network => (None, Served { server_wait: None, failure: true, success: false }),
-            Reply::NoReply => {
+            Reply::Hang => {
                 self.served.push(Served { server_wait: None, failure: true, success: false });
                 return None;
             }
@@ -165,10 +168,16 @@ fn http_date(t: Millis) -> String {
     // Reuse the RFC 3339 formatter for the calendar, then rearrange.
     let iso = format_rfc3339_millis(t); // 2026-11-23T10:00:00.000Z
     let (y, m, d) = (&iso[0..4], &iso[5..7], &iso[8..10]);
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     let weekday = days[((t.0 / 86_400_000) % 7) as usize];
-    format!("{weekday}, {d} {} {y} {} GMT", months[m.parse::<usize>().unwrap() - 1], &iso[11..19])
+    format!(
+        "{weekday}, {d} {} {y} {} GMT",
+        months[m.parse::<usize>().unwrap() - 1],
+        &iso[11..19]
+    )
 }
 
 fn config() -> Config {
@@ -179,7 +188,12 @@ fn run(actions: Vec<Action>, script: Vec<Reply>, seed: u64) -> Result<(), TestCa
     let cfg = config();
     let rpm = cfg.max_requests_per_minute as usize;
     let mut sim = Sim::with_seed(cfg.clone(), seed);
-    let mut collector = Collector { script, next: 0, stored: BTreeSet::new(), served: Vec::new() };
+    let mut collector = Collector {
+        script,
+        next: 0,
+        stored: BTreeSet::new(),
+        served: Vec::new(),
+    };
     let mut accepted: Vec<String> = Vec::new();
     // Index into sim.sent where each page starts (pacing and backoff state are per page).
     let mut page_starts = vec![0usize];
@@ -238,15 +252,26 @@ fn run(actions: Vec<Action>, script: Vec<Reply>, seed: u64) -> Result<(), TestCa
             Report::Delivered { event_ids } => {
                 for id in event_ids {
                     *outcomes.entry(id.as_str()).or_default() += 1;
-                    prop_assert!(collector.stored.contains(id), "reported delivered but not stored: {}", id);
+                    prop_assert!(
+                        collector.stored.contains(id),
+                        "reported delivered but not stored: {}",
+                        id
+                    );
                 }
             }
-            Report::Dropped { event_id, .. } => *outcomes.entry(event_id.as_str()).or_default() += 1,
+            Report::Dropped { event_id, .. } => {
+                *outcomes.entry(event_id.as_str()).or_default() += 1
+            }
             Report::Error { .. } => {}
         }
     }
     for id in &accepted {
-        prop_assert_eq!(outcomes.get(id.as_str()).copied(), Some(1), "event {} outcomes", id);
+        prop_assert_eq!(
+            outcomes.get(id.as_str()).copied(),
+            Some(1),
+            "event {} outcomes",
+            id
+        );
     }
     prop_assert_eq!(outcomes.len(), accepted.len(), "reports for unknown events");
 
@@ -260,7 +285,10 @@ fn run(actions: Vec<Action>, script: Vec<Reply>, seed: u64) -> Result<(), TestCa
         timeline.push((s.at, 1, i));
         let ended = s.replied_at.or_else(|| {
             // No reply: a timeout at the deadline, unless the page went away first.
-            let next_page = page_starts.iter().find(|p| **p > i).map(|p| sim.sent.get(*p).map(|n| n.at));
+            let next_page = page_starts
+                .iter()
+                .find(|p| **p > i)
+                .map(|p| sim.sent.get(*p).map(|n| n.at));
             match next_page {
                 Some(Some(reload_at)) if reload_at < s.transmit.deadline => None,
                 _ => Some(s.transmit.deadline),
@@ -279,7 +307,10 @@ fn run(actions: Vec<Action>, script: Vec<Reply>, seed: u64) -> Result<(), TestCa
         if kind == 1 {
             prop_assert!(
                 at >= not_before,
-                "request {} sent at {:?} before the allowed {:?}", i, at, not_before
+                "request {} sent at {:?} before the allowed {:?}",
+                i,
+                at,
+                not_before
             );
             continue;
         }
@@ -305,14 +336,32 @@ fn run(actions: Vec<Action>, script: Vec<Reply>, seed: u64) -> Result<(), TestCa
     let mut bounds = page_starts.clone();
     bounds.push(sim.sent.len());
     for w in bounds.windows(2) {
-        let paced: Vec<&Sent> = sim.sent[w[0]..w[1]].iter().filter(|s| !s.transmit.unload).collect();
+        let paced: Vec<&Sent> = sim.sent[w[0]..w[1]]
+            .iter()
+            .filter(|s| !s.transmit.unload)
+            .collect();
         for (i, s) in paced.iter().enumerate() {
-            let in_window = paced[..=i].iter().filter(|p| p.at.0 + 60_000 > s.at.0).count();
-            prop_assert!(in_window <= rpm, "{} paced requests in the minute before {:?}", in_window, s.at);
+            let in_window = paced[..=i]
+                .iter()
+                .filter(|p| p.at.0 + 60_000 > s.at.0)
+                .count();
+            prop_assert!(
+                in_window <= rpm,
+                "{} paced requests in the minute before {:?}",
+                in_window,
+                s.at
+            );
             if i > 0 {
                 let prev = paced[i - 1];
-                let prev_end = prev.replied_at.unwrap_or(prev.transmit.deadline).min(prev.transmit.deadline);
-                prop_assert!(s.at >= prev_end, "two paced requests in flight at {:?}", s.at);
+                let prev_end = prev
+                    .replied_at
+                    .unwrap_or(prev.transmit.deadline)
+                    .min(prev.transmit.deadline);
+                prop_assert!(
+                    s.at >= prev_end,
+                    "two paced requests in flight at {:?}",
+                    s.at
+                );
             }
         }
     }
