@@ -70,7 +70,10 @@ fn positive(option: &'static str, ok: bool, what: &str) -> Result<(), ConfigErro
     if ok {
         Ok(())
     } else {
-        Err(ConfigError { option, message: format!("must be {what}") })
+        Err(ConfigError {
+            option,
+            message: format!("must be {what}"),
+        })
     }
 }
 
@@ -108,7 +111,11 @@ impl Config {
 
     /// `maxBatchEvents`: 1..=500 (the collector refuses more than 500 per request).
     pub fn with_max_batch_events(mut self, n: usize) -> Result<Self, ConfigError> {
-        positive("maxBatchEvents", (1..=500).contains(&n), "between 1 and 500")?;
+        positive(
+            "maxBatchEvents",
+            (1..=500).contains(&n),
+            "between 1 and 500",
+        )?;
         self.max_batch_events = n;
         Ok(self)
     }
@@ -126,14 +133,22 @@ impl Config {
 
     /// `flushIntervalMs`: up to one hour; 0 sends as soon as pacing allows.
     pub fn with_flush_interval(mut self, d: Duration) -> Result<Self, ConfigError> {
-        positive("flushIntervalMs", d <= Duration::from_secs(3600), "at most 3600000")?;
+        positive(
+            "flushIntervalMs",
+            d <= Duration::from_secs(3600),
+            "at most 3600000",
+        )?;
         self.flush_interval = d;
         Ok(self)
     }
 
     /// `maxRequestsPerMinute`: 1..=100 (the collector's limit per IP).
     pub fn with_max_requests_per_minute(mut self, n: u32) -> Result<Self, ConfigError> {
-        positive("maxRequestsPerMinute", (1..=100).contains(&n), "between 1 and 100")?;
+        positive(
+            "maxRequestsPerMinute",
+            (1..=100).contains(&n),
+            "between 1 and 100",
+        )?;
         self.max_requests_per_minute = n;
         Ok(self)
     }
@@ -165,7 +180,11 @@ impl Config {
 
     /// `persistDelayMs`: up to 10 s.
     pub fn with_persist_delay(mut self, d: Duration) -> Result<Self, ConfigError> {
-        positive("persistDelayMs", d <= Duration::from_secs(10), "at most 10000")?;
+        positive(
+            "persistDelayMs",
+            d <= Duration::from_secs(10),
+            "at most 10000",
+        )?;
         self.persist_delay = d;
         Ok(self)
     }
@@ -225,7 +244,10 @@ mod tests {
         assert!(c.clone().with_max_batch_events(501).is_err());
         assert!(c.clone().with_max_batch_bytes(70_000).is_err());
         assert!(c.clone().with_max_requests_per_minute(0).is_err());
-        assert!(c.clone().with_backoff(Duration::ZERO, Duration::from_secs(1)).is_err());
+        assert!(c
+            .clone()
+            .with_backoff(Duration::ZERO, Duration::from_secs(1))
+            .is_err());
         assert_eq!(c.with_max_batch_events(10).unwrap().max_batch_events, 10);
     }
 }

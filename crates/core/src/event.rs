@@ -32,14 +32,20 @@ pub struct EventInput {
 
 impl EventInput {
     pub fn new(name: &str) -> Self {
-        EventInput { name: name.to_string(), ..Default::default() }
+        EventInput {
+            name: name.to_string(),
+            ..Default::default()
+        }
     }
     pub fn with_properties(mut self, properties: Value) -> Self {
         self.properties = Some(properties);
         self
     }
     pub fn with_conversion(mut self, amount: f64, currency: &str) -> Self {
-        self.conversion = Some(Conversion { amount, currency: currency.to_string() });
+        self.conversion = Some(Conversion {
+            amount,
+            currency: currency.to_string(),
+        });
         self
     }
     pub fn with_url(mut self, url: &str) -> Self {
@@ -68,9 +74,9 @@ impl core::fmt::Display for TrackError {
         match self {
             TrackError::Invalid { field, message } => write!(f, "{field}: {message}"),
             TrackError::Pii(e) => write!(f, "{e}"),
-            TrackError::ConsentDenied => {
-                f.write_str("consent is denied (or Global Privacy Control is on): event not tracked")
-            }
+            TrackError::ConsentDenied => f.write_str(
+                "consent is denied (or Global Privacy Control is on): event not tracked",
+            ),
         }
     }
 }
@@ -82,7 +88,10 @@ impl From<PiiError> for TrackError {
 }
 
 fn invalid(field: &str, message: String) -> TrackError {
-    TrackError::Invalid { field: field.to_string(), message }
+    TrackError::Invalid {
+        field: field.to_string(),
+        message,
+    }
 }
 
 /// What the pipeline knows that the page does not say.
@@ -137,7 +146,10 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
     put("event_id", Value::String(ctx.event_id.to_string()));
     put("scan_session_id", Value::String(ctx.session_id.to_string()));
     put("event_name", Value::String(name.clone()));
-    put("timestamp", Value::String(format_rfc3339_millis(ctx.timestamp)));
+    put(
+        "timestamp",
+        Value::String(format_rfc3339_millis(ctx.timestamp)),
+    );
     if let Some(url) = page_string(input.url, "url", ctx)? {
         put("url", Value::String(url));
     }
@@ -162,7 +174,10 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
         Some(other) => {
             return Err(invalid(
                 "properties",
-                format!("must be an object like {{\"plan\": \"pro\"}}, not {}", other.type_name()),
+                format!(
+                    "must be an object like {{\"plan\": \"pro\"}}, not {}",
+                    other.type_name()
+                ),
             ))
         }
     }
@@ -171,7 +186,10 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
         validate::check_currency(&currency)
             .map_err(|e| invalid("conversion_value.currency", e.msg))?;
         let amount = Number::from_f64(c.amount).ok_or_else(|| {
-            invalid("conversion_value.amount", format!("must be a finite number, not {}", c.amount))
+            invalid(
+                "conversion_value.amount",
+                format!("must be a finite number, not {}", c.amount),
+            )
         })?;
         put(
             "conversion_value",
@@ -193,5 +211,8 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
     if let Some((field, e)) = validate::check_event(&event).into_iter().next() {
         return Err(invalid(&field, e.msg));
     }
-    Ok(Built { name, json: event.to_json() })
+    Ok(Built {
+        name,
+        json: event.to_json(),
+    })
 }

@@ -45,7 +45,9 @@ impl core::fmt::Display for PersistError {
             PersistError::Version(v) => {
                 write!(f, "stored value has format version {v}, this build reads {FORMAT_VERSION}; discarded")
             }
-            PersistError::ForeignSite(s) => write!(f, "stored value belongs to site {s:?}; discarded"),
+            PersistError::ForeignSite(s) => {
+                write!(f, "stored value belongs to site {s:?}; discarded")
+            }
         }
     }
 }
@@ -108,9 +110,16 @@ pub fn encode_queue<'a>(
 /// Checks version and site of a stored object.
 fn check_header(v: &Value, site_id: &str) -> Result<(), PersistError> {
     if !matches!(v, Value::Object(_)) {
-        return Err(PersistError::Corrupt(format!("expected an object, found {}", v.type_name())));
+        return Err(PersistError::Corrupt(format!(
+            "expected an object, found {}",
+            v.type_name()
+        )));
     }
-    match v.get("v").and_then(Value::as_number).and_then(|n| n.as_u64()) {
+    match v
+        .get("v")
+        .and_then(Value::as_number)
+        .and_then(|n| n.as_u64())
+    {
         Some(FORMAT_VERSION) => {}
         Some(other) => return Err(PersistError::Version(other)),
         None => return Err(PersistError::Corrupt("no format version".into())),
@@ -123,7 +132,9 @@ fn check_header(v: &Value, site_id: &str) -> Result<(), PersistError> {
 }
 
 fn millis_of(v: Option<&Value>) -> Option<Millis> {
-    v.and_then(Value::as_number).and_then(|n| n.as_u64()).map(Millis)
+    v.and_then(Value::as_number)
+        .and_then(|n| n.as_u64())
+        .map(Millis)
 }
 
 /// Decodes a stored queue for `site_id`. Each entry must have a canonical `id` equal to its
@@ -136,8 +147,11 @@ pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistEr
         .and_then(Value::as_array)
         .ok_or_else(|| PersistError::Corrupt("no events array".into()))?;
     let paused_until = millis_of(v.get("pause")).unwrap_or(Millis::ZERO);
-    let mut out =
-        DecodedQueue { events: Vec::with_capacity(entries.len()), skipped: 0, paused_until };
+    let mut out = DecodedQueue {
+        events: Vec::with_capacity(entries.len()),
+        skipped: 0,
+        paused_until,
+    };
     for entry in entries {
         match decode_entry(entry) {
             Some(e) if !out.events.iter().any(|o| o.id == e.id) => out.events.push(e),
@@ -148,7 +162,10 @@ pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistEr
 }
 
 fn decode_entry(entry: &Value) -> Option<StoredEvent> {
-    let id = entry.get("id").and_then(Value::as_str).filter(|s| uuid::is_canonical(s))?;
+    let id = entry
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| uuid::is_canonical(s))?;
     let t = millis_of(entry.get("t"))?;
     let event = entry.get("e")?;
     if event.get("event_id").and_then(Value::as_str) != Some(id)
@@ -157,7 +174,12 @@ fn decode_entry(entry: &Value) -> Option<StoredEvent> {
         return None;
     }
     let name = event.get("event_name").and_then(Value::as_str)?.to_string();
-    Some(StoredEvent { id: id.to_string(), name, enqueued_at: t, json: event.to_json() })
+    Some(StoredEvent {
+        id: id.to_string(),
+        name,
+        enqueued_at: t,
+        json: event.to_json(),
+    })
 }
 
 /// Encodes the session.
@@ -192,5 +214,9 @@ pub fn decode_session(text: &str, site_id: &str) -> Result<Session, PersistError
         Some(Value::String(h)) if crate::pii::is_email_hash(h) => Some(h.clone()),
         Some(_) => return Err(PersistError::Corrupt("invalid email_hash".into())),
     };
-    Ok(Session { id, last_activity, email_hash })
+    Ok(Session {
+        id,
+        last_activity,
+        email_hash,
+    })
 }

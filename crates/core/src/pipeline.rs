@@ -125,9 +125,19 @@ impl ErrorKind {
 /// An outcome for the page's callbacks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Report {
-    Delivered { event_ids: Vec<String> },
-    Dropped { event_id: String, event_name: String, reason: DropReason, message: String },
-    Error { kind: ErrorKind, message: String },
+    Delivered {
+        event_ids: Vec<String>,
+    },
+    Dropped {
+        event_id: String,
+        event_name: String,
+        reason: DropReason,
+        message: String,
+    },
+    Error {
+        kind: ErrorKind,
+        message: String,
+    },
 }
 
 /// A localStorage operation: write `value` under `key`, or remove `key` when `value` is `None`.
@@ -205,11 +215,20 @@ impl Pipeline {
         let mut reports = VecDeque::new();
         let storage_error = |what: &str, e: PersistError| Report::Error {
             kind: ErrorKind::Storage,
-            message: format!("{what} {}: {e}", persist::queue_key(&site).replace(":queue", "")),
+            message: format!(
+                "{what} {}: {e}",
+                persist::queue_key(&site).replace(":queue", "")
+            ),
         };
-        let mut session = match startup.stored_session.map(|t| persist::decode_session(t, &site)) {
+        let mut session = match startup
+            .stored_session
+            .map(|t| persist::decode_session(t, &site))
+        {
             Some(Ok(s)) if !s.expired(now, config.session_timeout) => s,
-            Some(Ok(s)) => Session { email_hash: s.email_hash, ..Session::new(now, &mut *entropy) },
+            Some(Ok(s)) => Session {
+                email_hash: s.email_hash,
+                ..Session::new(now, &mut *entropy)
+            },
             Some(Err(e)) => {
                 reports.push_back(storage_error("session", e));
                 Session::new(now, &mut *entropy)
@@ -241,7 +260,10 @@ impl Pipeline {
             session_dirty_since: Some(now),
             clear_storage: false,
         };
-        match startup.stored_queue.map(|t| persist::decode_queue(t, &site)) {
+        match startup
+            .stored_queue
+            .map(|t| persist::decode_queue(t, &site))
+        {
             Some(Ok(decoded)) => {
                 if decoded.skipped > 0 {
                     p.reports.push_back(Report::Error {
@@ -311,7 +333,8 @@ impl Pipeline {
         if self.consent == Consent::Denied {
             return Err(TrackError::ConsentDenied);
         }
-        self.session.touch(now, self.config.session_timeout, &mut *self.entropy);
+        self.session
+            .touch(now, self.config.session_timeout, &mut *self.entropy);
         self.mark_session_dirty();
         let event_id = uuid::new_v4(&mut *self.entropy);
         let built = event::build(
@@ -346,7 +369,8 @@ impl Pipeline {
         if self.consent == Consent::Denied {
             return Err(TrackError::ConsentDenied);
         }
-        self.session.touch(now, self.config.session_timeout, &mut *self.entropy);
+        self.session
+            .touch(now, self.config.session_timeout, &mut *self.entropy);
         self.session.email_hash = Some(hash);
         self.mark_session_dirty();
         Ok(())
@@ -432,8 +456,11 @@ impl Pipeline {
     /// True if the idle events make a batch that should leave now.
     fn batch_due(&self, now: Millis) -> bool {
         let mut idle = self.queue.idle();
-        let Some(first) = idle.next() else { return false };
-        if first.seq <= self.flush_upto || first.enqueued_at.add(self.config.flush_interval) <= now {
+        let Some(first) = idle.next() else {
+            return false;
+        };
+        if first.seq <= self.flush_upto || first.enqueued_at.add(self.config.flush_interval) <= now
+        {
             return true;
         }
         let envelope = self.envelope_len();
@@ -514,7 +541,13 @@ impl Pipeline {
             deadline,
             unload,
         });
-        Some(Transmit { id, body, event_ids: picked, unload, deadline })
+        Some(Transmit {
+            id,
+            body,
+            event_ids: picked,
+            unload,
+            deadline,
+        })
     }
 
     /// The page is being hidden or unloaded: every idle event that fits `budget_bytes` (the
@@ -608,7 +641,8 @@ impl Pipeline {
         }
         if !done.is_empty() {
             self.mark_queue_dirty();
-            self.reports.push_back(Report::Delivered { event_ids: done });
+            self.reports
+                .push_back(Report::Delivered { event_ids: done });
         }
     }
 
@@ -713,7 +747,10 @@ impl Pipeline {
         }
         if self.consent == Consent::Granted {
             let delay = self.config.persist_delay;
-            for since in [self.queue_dirty_since, self.session_dirty_since].into_iter().flatten() {
+            for since in [self.queue_dirty_since, self.session_dirty_since]
+                .into_iter()
+                .flatten()
+            {
                 consider(since.add(delay));
             }
             let idle_first = self.queue.idle().next();
@@ -755,18 +792,32 @@ impl Pipeline {
         let mut ops = Vec::new();
         if self.clear_storage {
             self.clear_storage = false;
-            ops.push(StorageOp { key: persist::queue_key(&site), value: None });
-            ops.push(StorageOp { key: persist::session_key(&site), value: None });
+            ops.push(StorageOp {
+                key: persist::queue_key(&site),
+                value: None,
+            });
+            ops.push(StorageOp {
+                key: persist::session_key(&site),
+                value: None,
+            });
         }
         if self.consent != Consent::Granted {
             return ops;
         }
         let delay = self.config.persist_delay;
-        let due = |since: Option<Millis>| since.is_some_and(|s| now.is_none_or(|n| s.add(delay) <= n));
+        let due =
+            |since: Option<Millis>| since.is_some_and(|s| now.is_none_or(|n| s.add(delay) <= n));
         if due(self.queue_dirty_since) {
             self.queue_dirty_since = None;
-            let events = self.queue.iter().map(|e| (e.id.as_str(), e.enqueued_at, e.json.as_str()));
-            let pause = if self.paused_until > self.now { self.paused_until } else { Millis::ZERO };
+            let events = self
+                .queue
+                .iter()
+                .map(|e| (e.id.as_str(), e.enqueued_at, e.json.as_str()));
+            let pause = if self.paused_until > self.now {
+                self.paused_until
+            } else {
+                Millis::ZERO
+            };
             ops.push(StorageOp {
                 key: persist::queue_key(&site),
                 value: Some(persist::encode_queue(&site, pause, events)),

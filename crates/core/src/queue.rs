@@ -40,7 +40,12 @@ pub struct Queue {
 
 impl Queue {
     pub fn new(max_bytes: usize) -> Self {
-        Queue { items: VecDeque::new(), bytes: 0, max_bytes, next_seq: 1 }
+        Queue {
+            items: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
+            next_seq: 1,
+        }
     }
 
     /// Appends an event, evicting the oldest ones (idle before in flight) until it fits.
@@ -68,7 +73,14 @@ impl Queue {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.bytes += size;
-        self.items.push_back(QueuedEvent { seq, id, name, json, enqueued_at, in_flight: None });
+        self.items.push_back(QueuedEvent {
+            seq,
+            id,
+            name,
+            json,
+            enqueued_at,
+            in_flight: None,
+        });
         (seq, evicted)
     }
 

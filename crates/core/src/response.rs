@@ -23,7 +23,10 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn status(status: u16) -> Self {
-        HttpResponse { status, ..Default::default() }
+        HttpResponse {
+            status,
+            ..Default::default()
+        }
     }
     pub fn with_body(mut self, body: &str) -> Self {
         self.body = body.to_string();
@@ -74,7 +77,10 @@ pub enum Verdict {
     Split,
     /// 422: drop exactly the named events; `refused` empty means no index could be read and the
     /// whole request is dropped with `detail`.
-    Invalid { refused: Vec<Refusal>, detail: String },
+    Invalid {
+        refused: Vec<Refusal>,
+        detail: String,
+    },
     /// 400, 401, 403: drop the request's events and stop sending for this page.
     Fatal { status: u16, detail: String },
     /// A beacon: no reply to act on; the events stay queued until acknowledged.
@@ -94,41 +100,66 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
         Outcome::Http(r) => r,
         Outcome::NetworkError(e) => {
             return Classified {
-                verdict: Verdict::Retry { reason: format!("network error: {e}") },
+                verdict: Verdict::Retry {
+                    reason: format!("network error: {e}"),
+                },
                 server_wait_until: None,
             }
         }
         Outcome::Timeout => {
             return Classified {
-                verdict: Verdict::Retry { reason: "request timed out".into() },
+                verdict: Verdict::Retry {
+                    reason: "request timed out".into(),
+                },
                 server_wait_until: None,
             }
         }
         Outcome::Unconfirmed => {
-            return Classified { verdict: Verdict::Unconfirmed, server_wait_until: None }
+            return Classified {
+                verdict: Verdict::Unconfirmed,
+                server_wait_until: None,
+            }
         }
     };
-    let retry_after = resp.retry_after.as_deref().and_then(|v| parse_retry_after(v, now));
-    let reset = resp.rate_limit_reset.as_deref().and_then(|v| parse_rate_limit_reset(v, now));
+    let retry_after = resp
+        .retry_after
+        .as_deref()
+        .and_then(|v| parse_retry_after(v, now));
+    let reset = resp
+        .rate_limit_reset
+        .as_deref()
+        .and_then(|v| parse_rate_limit_reset(v, now));
     let exhausted = resp
         .rate_limit_remaining
         .as_deref()
         .is_some_and(|v| v.trim().parse::<f64>().is_ok_and(|n| n <= 0.0));
     let status = resp.status;
     let verdict = match status {
-        200..=299 => Verdict::Delivered { refused: refusals_of_2xx(&resp.body) },
+        200..=299 => Verdict::Delivered {
+            refused: refusals_of_2xx(&resp.body),
+        },
         429 => Verdict::RateLimited,
         413 => Verdict::Split,
         422 => {
             let refused = refusals_of_422(&resp.body);
-            Verdict::Invalid { refused, detail: excerpt(&resp.body) }
+            Verdict::Invalid {
+                refused,
+                detail: excerpt(&resp.body),
+            }
         }
-        400 | 401 | 403 => Verdict::Fatal { status, detail: detail_of(&resp.body) },
-        408 | 500 | 502 | 503 | 504 => Verdict::Retry { reason: format!("HTTP {status}") },
+        400 | 401 | 403 => Verdict::Fatal {
+            status,
+            detail: detail_of(&resp.body),
+        },
+        408 | 500 | 502 | 503 | 504 => Verdict::Retry {
+            reason: format!("HTTP {status}"),
+        },
         // Not in the contract's table (404 from a misrouted proxy, 3xx, 1xx, other 5xx): keep
         // every event and back off, capped at the backoff cap. Dropping data on a status the
         // contract does not name would turn a misconfiguration into silent loss.
-        _ => Verdict::Retry { reason: format!("unexpected HTTP {status}") },
+        _ => Verdict::Retry {
+            reason: format!("unexpected HTTP {status}"),
+        },
     };
     // Retry-After wins on any status (RFC 9110 gives it meaning on 429 and 503 alike); a
     // rate-limited reply without it falls back to the window reset; and any reply that says
@@ -138,7 +169,10 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
         (None, true) => reset,
         (None, false) => None,
     };
-    Classified { verdict, server_wait_until }
+    Classified {
+        verdict,
+        server_wait_until,
+    }
 }
 
 /// `Retry-After`: delta-seconds (non-negative integer) or an HTTP date.
@@ -171,13 +205,24 @@ pub fn parse_rate_limit_reset(value: &str, now: Millis) -> Option<Millis> {
 
 /// A 200's `errors`: `[{"index": 3, "event_id": "...", "message": "..."}]`.
 fn refusals_of_2xx(body: &str) -> Vec<Refusal> {
-    let Ok(v) = json::parse(body) else { return Vec::new() };
-    let Some(errors) = v.get("errors").and_then(Value::as_array) else { return Vec::new() };
+    let Ok(v) = json::parse(body) else {
+        return Vec::new();
+    };
+    let Some(errors) = v.get("errors").and_then(Value::as_array) else {
+        return Vec::new();
+    };
     errors
         .iter()
         .map(|e| Refusal {
-            index: e.get("index").and_then(Value::as_number).and_then(|n| n.as_u64()).map(|n| n as usize),
-            event_id: e.get("event_id").and_then(Value::as_str).map(str::to_string),
+            index: e
+                .get("index")
+                .and_then(Value::as_number)
+                .and_then(|n| n.as_u64())
+                .map(|n| n as usize),
+            event_id: e
+                .get("event_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             message: e
                 .get("message")
                 .and_then(Value::as_str)
@@ -190,13 +235,21 @@ fn refusals_of_2xx(body: &str) -> Vec<Refusal> {
 
 /// A 422's `detail`: entries whose `loc` is `["body", "events", <index>, ...]`.
 fn refusals_of_422(body: &str) -> Vec<Refusal> {
-    let Ok(v) = json::parse(body) else { return Vec::new() };
-    let Some(entries) = v.get("detail").and_then(Value::as_array) else { return Vec::new() };
+    let Ok(v) = json::parse(body) else {
+        return Vec::new();
+    };
+    let Some(entries) = v.get("detail").and_then(Value::as_array) else {
+        return Vec::new();
+    };
     let mut out: Vec<Refusal> = Vec::new();
     for entry in entries {
         let loc = entry.get("loc").and_then(Value::as_array).unwrap_or(&[]);
         let is_events = loc.get(1).and_then(Value::as_str) == Some("events");
-        let Some(index) = loc.get(2).and_then(Value::as_number).and_then(|n| n.as_u64()) else {
+        let Some(index) = loc
+            .get(2)
+            .and_then(Value::as_number)
+            .and_then(|n| n.as_u64())
+        else {
             continue;
         };
         if !is_events {
@@ -209,16 +262,26 @@ fn refusals_of_422(body: &str) -> Vec<Refusal> {
                 other => other.to_json(),
             })
             .collect();
-        let msg = entry.get("msg").and_then(Value::as_str).unwrap_or("invalid");
-        let message =
-            if field.is_empty() { msg.to_string() } else { format!("{}: {msg}", field.join(".")) };
+        let msg = entry
+            .get("msg")
+            .and_then(Value::as_str)
+            .unwrap_or("invalid");
+        let message = if field.is_empty() {
+            msg.to_string()
+        } else {
+            format!("{}: {msg}", field.join("."))
+        };
         match out.iter_mut().find(|r| r.index == Some(index as usize)) {
             // One refusal per event, all its problems in the message.
             Some(r) => {
                 r.message.push_str("; ");
                 r.message.push_str(&message);
             }
-            None => out.push(Refusal { index: Some(index as usize), event_id: None, message }),
+            None => out.push(Refusal {
+                index: Some(index as usize),
+                event_id: None,
+                message,
+            }),
         }
     }
     out

@@ -21,7 +21,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(base: Duration, cap: Duration) -> Self {
-        Backoff { base, cap, failures: 0 }
+        Backoff {
+            base,
+            cap,
+            failures: 0,
+        }
     }
 
     /// The un-jittered delay after `failures` consecutive failures (1 for the first).
@@ -65,7 +69,10 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(max_per_minute: u32) -> Self {
-        Pacer { max_per_window: max_per_minute.max(1) as usize, sends: VecDeque::new() }
+        Pacer {
+            max_per_window: max_per_minute.max(1) as usize,
+            sends: VecDeque::new(),
+        }
     }
 
     /// Records a request that left at `at`.
@@ -109,8 +116,14 @@ mod tests {
             let nominal = b.nominal(n);
             assert!(d >= nominal / 2 && d <= nominal, "{d:?} vs {nominal:?}");
         }
-        assert_eq!(jitter(Duration::from_millis(1000), 0), Duration::from_millis(500));
-        assert_eq!(jitter(Duration::from_millis(1000), 500), Duration::from_millis(1000));
+        assert_eq!(
+            jitter(Duration::from_millis(1000), 0),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            jitter(Duration::from_millis(1000), 500),
+            Duration::from_millis(1000)
+        );
     }
 
     #[test]

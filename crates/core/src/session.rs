@@ -26,7 +26,11 @@ pub struct Session {
 impl Session {
     /// A new visit starting at `now`.
     pub fn new(now: Millis, entropy: &mut dyn Entropy) -> Self {
-        Session { id: uuid::new_v4(entropy), last_activity: now, email_hash: None }
+        Session {
+            id: uuid::new_v4(entropy),
+            last_activity: now,
+            email_hash: None,
+        }
     }
 
     /// True if the visit is over at `now`.
@@ -76,7 +80,10 @@ mod tests {
         let mut s = Session::new(Millis(0), &mut e);
         s.email_hash = Some("h".into());
         let first = s.id.clone();
-        assert!(!s.touch(Millis(1_800_000), MIN30, &mut e), "exactly the timeout is still the visit");
+        assert!(
+            !s.touch(Millis(1_800_000), MIN30, &mut e),
+            "exactly the timeout is still the visit"
+        );
         assert_eq!(s.id, first);
         assert!(s.touch(Millis(3_600_001), MIN30, &mut e));
         assert_ne!(s.id, first);
@@ -110,8 +117,10 @@ mod tests {
     fn url_session_id_is_adopted_in_lower_case() {
         let id = "7AD26D4F-3181-1EF8-B6CA-B8F59499DD43";
         assert_eq!(
-            session_id_from_url(&format!("https://x.example/l?utm=qr&scan_session_id={id}#top"))
-                .as_deref(),
+            session_id_from_url(&format!(
+                "https://x.example/l?utm=qr&scan_session_id={id}#top"
+            ))
+            .as_deref(),
             Some("7ad26d4f-3181-1ef8-b6ca-b8f59499dd43")
         );
     }

@@ -35,11 +35,23 @@ fn a_full_batch_leaves_at_once_and_the_rest_after_the_flush_interval() {
         sim.track(&format!("e{i}"));
     }
     sim.run_for(secs(10), &mut |t, _| store.accept(t));
-    let sizes: Vec<usize> = sim.sent.iter().map(|s| s.transmit.event_ids.len()).collect();
+    let sizes: Vec<usize> = sim
+        .sent
+        .iter()
+        .map(|s| s.transmit.event_ids.len())
+        .collect();
     assert_eq!(sizes, [50, 50, 20]);
     assert_eq!(sim.sent[0].at, T0);
-    assert_eq!(sim.sent[1].at, T0.add(ms(50)), "second batch right after the first reply");
-    assert_eq!(sim.sent[2].at, T0.add(ms(2000)), "the rest when the oldest has waited 2 s");
+    assert_eq!(
+        sim.sent[1].at,
+        T0.add(ms(50)),
+        "second batch right after the first reply"
+    );
+    assert_eq!(
+        sim.sent[2].at,
+        T0.add(ms(2000)),
+        "the rest when the oldest has waited 2 s"
+    );
     assert_eq!(sim.delivered_ids().len(), 120);
     assert_eq!(sim.p.queued(), 0);
 }
@@ -66,11 +78,22 @@ fn batches_stop_below_max_batch_bytes() {
     sim.run_for(secs(30), &mut |_, _| ok());
     assert_eq!(sim.delivered_ids().len(), 20);
     for s in &sim.sent {
-        assert!(s.transmit.body.len() <= 60_000, "{} bytes", s.transmit.body.len());
+        assert!(
+            s.transmit.body.len() <= 60_000,
+            "{} bytes",
+            s.transmit.body.len()
+        );
         assert_valid_body(&s.transmit.body);
     }
-    assert_eq!(sim.sent[0].transmit.event_ids.len(), 6, "6 events of ~9.2 KB fit, 7 do not");
-    assert_eq!(sim.sent[0].at, T0, "a batch that reaches the byte limit leaves at once");
+    assert_eq!(
+        sim.sent[0].transmit.event_ids.len(),
+        6,
+        "6 events of ~9.2 KB fit, 7 do not"
+    );
+    assert_eq!(
+        sim.sent[0].at, T0,
+        "a batch that reaches the byte limit leaves at once"
+    );
 }
 
 #[test]
@@ -83,7 +106,10 @@ fn flush_sends_at_once_and_settles() {
     sim.run_for(ms(10), &mut |_, _| ok());
     assert_eq!(sim.sent.len(), 1);
     assert_eq!(sim.sent[0].at, T0);
-    assert!(!sim.p.flush_settled(ticket, sim.now), "in flight is not settled");
+    assert!(
+        !sim.p.flush_settled(ticket, sim.now),
+        "in flight is not settled"
+    );
     sim.run_for(ms(100), &mut |_, _| ok());
     assert!(sim.p.flush_settled(ticket, sim.now));
 }
@@ -93,8 +119,13 @@ fn flush_settles_while_waiting_for_a_retry_after() {
     let mut sim = Sim::new(config());
     sim.track("a");
     let ticket = sim.p.flush(sim.now);
-    sim.run_for(ms(100), &mut |_, _| http(HttpResponse::status(429).with_retry_after("30")));
-    assert!(sim.p.flush_settled(ticket, sim.now), "waiting for a deadline counts as settled");
+    sim.run_for(ms(100), &mut |_, _| {
+        http(HttpResponse::status(429).with_retry_after("30"))
+    });
+    assert!(
+        sim.p.flush_settled(ticket, sim.now),
+        "waiting for a deadline counts as settled"
+    );
     assert_eq!(sim.p.queued(), 1);
 }
 
@@ -106,7 +137,10 @@ fn the_request_body_has_the_contracts_fields() {
     sim.p.identify_email("  Ada@Example.COM ", sim.now).unwrap();
     let props = Value::Object(vec![
         ("sku".into(), Value::String("A-1".into())),
-        ("qty".into(), Value::Number(scantrack_core::json::Number::from_i64(2))),
+        (
+            "qty".into(),
+            Value::Number(scantrack_core::json::Number::from_i64(2)),
+        ),
     ]);
     let id = sim.track_input(
         EventInput::new("purchase")
@@ -130,21 +164,29 @@ fn the_request_body_has_the_contracts_fields() {
     assert_eq!(e["url"], "https://shop.example/thanks");
     assert_eq!(e["referrer"], "https://shop.example/cart");
     assert_eq!(e["properties"], serde_json::json!({"sku": "A-1", "qty": 2}));
-    assert_eq!(e["conversion_value"], serde_json::json!({"amount": 19.98, "currency": "EUR"}));
+    assert_eq!(
+        e["conversion_value"],
+        serde_json::json!({"amount": 19.98, "currency": "EUR"})
+    );
     assert_eq!(
         e["user_identifiers"]["email_hash"],
         "b5fc85e55755f9e0d030a10ab4429b6b2944855f9a0d60077fe832becbc41d72"
     );
     assert!(!body.contains("Ada@") && !body.to_lowercase().contains("ada@example.com"));
     // The exact byte layout: compact, keys in the contract's order.
-    assert!(body.starts_with(r#"{"site_id":"site_demo","sent_at":"2026-11-23T10:00:00.000Z","events":[{"event_id":""#));
+    assert!(body.starts_with(
+        r#"{"site_id":"site_demo","sent_at":"2026-11-23T10:00:00.000Z","events":[{"event_id":""#
+    ));
 }
 
 #[test]
 fn raw_emails_never_leave_in_url_referrer_name_or_properties() {
     let mut sim = Sim::new(config());
     let props = Value::Object(vec![
-        ("contact".into(), Value::String("write to ada@example.com".into())),
+        (
+            "contact".into(),
+            Value::String("write to ada@example.com".into()),
+        ),
         ("bob@example.org".into(), Value::Bool(true)),
     ]);
     sim.track_input(
@@ -161,14 +203,23 @@ fn raw_emails_never_leave_in_url_referrer_name_or_properties() {
         assert!(!body.contains(raw), "{raw} leaked in {body}");
     }
     assert!(body.contains("[email redacted]"));
-    assert!(body.contains("utm=qr"), "the rest of the URL is kept: {body}");
+    assert!(
+        body.contains("utm=qr"),
+        "the rest of the URL is kept: {body}"
+    );
 }
 
 #[test]
 fn pii_policy_reject_refuses_the_event_and_others_still_flow() {
     let mut sim = Sim::new(config().with_pii_policy(PiiPolicy::Reject));
-    let props = Value::Object(vec![("contact".into(), Value::String("ada@example.com".into()))]);
-    let err = sim.p.track(EventInput::new("signup").with_properties(props), sim.now).unwrap_err();
+    let props = Value::Object(vec![(
+        "contact".into(),
+        Value::String("ada@example.com".into()),
+    )]);
+    let err = sim
+        .p
+        .track(EventInput::new("signup").with_properties(props), sim.now)
+        .unwrap_err();
     assert!(err.to_string().contains("properties.contact"), "{err}");
     sim.track("fine");
     sim.run_for(secs(5), &mut |_, _| ok());
@@ -178,7 +229,10 @@ fn pii_policy_reject_refuses_the_event_and_others_still_flow() {
 #[test]
 fn pii_policy_hash_replaces_addresses_with_their_hash() {
     let mut sim = Sim::new(config().with_pii_policy(PiiPolicy::Hash));
-    let props = Value::Object(vec![("who".into(), Value::String("Ada@Example.com".into()))]);
+    let props = Value::Object(vec![(
+        "who".into(),
+        Value::String("Ada@Example.com".into()),
+    )]);
     sim.track_input(EventInput::new("x").with_properties(props));
     sim.p.flush(sim.now);
     sim.run_for(ms(10), &mut |_, _| ok());
@@ -196,8 +250,14 @@ fn invalid_events_are_refused_with_actionable_errors_and_not_queued() {
         (EventInput::new("   "), "event_name"),
         (EventInput::new(&"n".repeat(129)), "event_name"),
         (EventInput::new("buy").with_conversion(1.0, "EURO"), "EUR"),
-        (EventInput::new("buy").with_conversion(f64::NAN, "EUR"), "finite"),
-        (EventInput::new("x").with_properties(Value::String("no".into())), "object"),
+        (
+            EventInput::new("buy").with_conversion(f64::NAN, "EUR"),
+            "finite",
+        ),
+        (
+            EventInput::new("x").with_properties(Value::String("no".into())),
+            "object",
+        ),
         (
             EventInput::new("x").with_properties(Value::Object(vec![(
                 "big".into(),
@@ -213,13 +273,18 @@ fn invalid_events_are_refused_with_actionable_errors_and_not_queued() {
     assert_eq!(sim.p.queued(), 0);
     let id = sim.track(&"n".repeat(128));
     assert!(!id.is_empty(), "128 characters is allowed");
-    assert!(sim.p.track(EventInput::new("x").with_conversion(5.0, " usd "), sim.now).is_ok());
+    assert!(sim
+        .p
+        .track(EventInput::new("x").with_conversion(5.0, " usd "), sim.now)
+        .is_ok());
 }
 
 #[test]
 fn long_urls_are_shortened_not_refused() {
     let mut sim = Sim::new(config());
-    sim.track_input(EventInput::new("x").with_url(&format!("https://x.example/?q={}", "a".repeat(5000))));
+    sim.track_input(
+        EventInput::new("x").with_url(&format!("https://x.example/?q={}", "a".repeat(5000))),
+    );
     sim.p.flush(sim.now);
     sim.run_for(ms(10), &mut |_, _| ok());
     let e = &events_of(&sim.sent[0].transmit)[0];
@@ -236,13 +301,21 @@ fn rate_limit_429_with_retry_after_seconds_pauses_all_sending() {
     let mut first = true;
     sim.run_for(secs(60), &mut |_, _| {
         if std::mem::take(&mut first) {
-            http(HttpResponse::status(429).with_retry_after("17").with_body(r#"{"detail":"rate limit exceeded"}"#))
+            http(
+                HttpResponse::status(429)
+                    .with_retry_after("17")
+                    .with_body(r#"{"detail":"rate limit exceeded"}"#),
+            )
         } else {
             ok()
         }
     });
     assert_eq!(sim.sent.len(), 2);
-    assert_eq!(sim.sent[1].at, T0.add(ms(50 + 17_000)), "exactly when Retry-After allows");
+    assert_eq!(
+        sim.sent[1].at,
+        T0.add(ms(50 + 17_000)),
+        "exactly when Retry-After allows"
+    );
     assert_eq!(sim.delivered_ids().len(), 1);
 }
 
@@ -286,11 +359,18 @@ fn rate_limit_429_without_headers_backs_off_exponentially() {
     sim.track("a");
     sim.p.flush(sim.now);
     sim.run_for(secs(100), &mut |_, _| status(429));
-    let gaps: Vec<u64> = sim.sent.windows(2).map(|w| w[1].at.0 - w[0].at.0 - 50).collect();
+    let gaps: Vec<u64> = sim
+        .sent
+        .windows(2)
+        .map(|w| w[1].at.0 - w[0].at.0 - 50)
+        .collect();
     assert!(gaps.len() >= 4, "{gaps:?}");
     for (i, gap) in gaps.iter().take(6).enumerate() {
         let nominal = 1000u64 << i;
-        assert!(*gap >= nominal / 2 && *gap <= nominal, "gap {i} = {gap} ms, nominal {nominal}");
+        assert!(
+            *gap >= nominal / 2 && *gap <= nominal,
+            "gap {i} = {gap} ms, nominal {nominal}"
+        );
     }
     assert_eq!(sim.p.queued(), 1, "the event is kept");
 }
@@ -302,7 +382,11 @@ fn x_rate_limit_remaining_zero_holds_the_next_request_until_reset() {
     sim.track("a");
     sim.p.flush(sim.now);
     sim.run_for(ms(100), &mut |_, _| {
-        http(HttpResponse::status(200).with_body("{}").with_rate_limit(Some("0"), Some(&reset)))
+        http(
+            HttpResponse::status(200)
+                .with_body("{}")
+                .with_rate_limit(Some("0"), Some(&reset)),
+        )
     });
     sim.track("b");
     sim.p.flush(sim.now);
@@ -324,7 +408,11 @@ fn server_errors_back_off_with_growing_jittered_delays_and_success_resets() {
             _ => ok(),
         }
     });
-    let gaps: Vec<u64> = sim.sent.windows(2).map(|w| w[1].at.0 - w[0].at.0 - 50).collect();
+    let gaps: Vec<u64> = sim
+        .sent
+        .windows(2)
+        .map(|w| w[1].at.0 - w[0].at.0 - 50)
+        .collect();
     assert_eq!(gaps.len(), 6);
     for (i, gap) in gaps.iter().enumerate() {
         let nominal = 1000u64 << i;
@@ -335,7 +423,13 @@ fn server_errors_back_off_with_growing_jittered_delays_and_success_resets() {
     sim.track("b");
     sim.p.flush(sim.now);
     let mut fail = true;
-    sim.run_for(secs(10), &mut |_, _| if std::mem::take(&mut fail) { status(503) } else { ok() });
+    sim.run_for(secs(10), &mut |_, _| {
+        if std::mem::take(&mut fail) {
+            status(503)
+        } else {
+            ok()
+        }
+    });
     let last = sim.sent.len() - 1;
     assert!(sim.sent[last].at.0 - sim.sent[last - 1].at.0 <= 1050);
 }
@@ -355,7 +449,10 @@ fn network_errors_and_timeouts_are_retried_and_nothing_is_lost() {
         }
     });
     assert_eq!(sim.sent.len(), 3);
-    assert!(sim.sent[2].at.0 >= sim.sent[1].at.0 + 10_000, "the hung request timed out first");
+    assert!(
+        sim.sent[2].at.0 >= sim.sent[1].at.0 + 10_000,
+        "the hung request timed out first"
+    );
     assert_eq!(sim.delivered_ids().len(), 1);
 }
 
@@ -388,7 +485,11 @@ fn payload_too_large_413_splits_in_halves_until_it_fits() {
             store.accept(t)
         }
     });
-    let sizes: Vec<usize> = sim.sent.iter().map(|s| s.transmit.event_ids.len()).collect();
+    let sizes: Vec<usize> = sim
+        .sent
+        .iter()
+        .map(|s| s.transmit.event_ids.len())
+        .collect();
     assert_eq!(&sizes[..4], [50, 25, 13, 7]);
     assert_eq!(store.ids.len(), 50);
     assert_eq!(sim.delivered_ids().len(), 50);
@@ -401,7 +502,10 @@ fn an_event_that_is_too_large_alone_is_dropped_and_reported() {
     let id = sim.track("big");
     sim.p.flush(sim.now);
     sim.run_for(secs(5), &mut |_, _| status(413));
-    assert_eq!(sim.dropped(), vec![(id, "too_large".to_string(), sim.dropped()[0].2.clone())]);
+    assert_eq!(
+        sim.dropped(),
+        vec![(id, "too_large".to_string(), sim.dropped()[0].2.clone())]
+    );
     assert_eq!(sim.p.queued(), 0);
 }
 
@@ -424,8 +528,15 @@ fn unprocessable_422_drops_exactly_the_named_event_and_resends_the_rest() {
     assert_eq!(dropped.len(), 1);
     assert_eq!(dropped[0].0, ids[3]);
     assert_eq!(dropped[0].1, "invalid");
-    assert!(dropped[0].2.contains("scan_session_id: invalid UUID"), "{}", dropped[0].2);
-    assert_eq!(sim.sent[1].transmit.event_ids, [&ids[0], &ids[1], &ids[2], &ids[4]].map(|s| s.clone()));
+    assert!(
+        dropped[0].2.contains("scan_session_id: invalid UUID"),
+        "{}",
+        dropped[0].2
+    );
+    assert_eq!(
+        sim.sent[1].transmit.event_ids,
+        [&ids[0], &ids[1], &ids[2], &ids[4]].map(|s| s.clone())
+    );
     assert_eq!(sim.delivered_ids().len(), 4);
 }
 
@@ -436,7 +547,9 @@ fn unprocessable_422_without_a_readable_index_drops_the_batch() {
         sim.track(&format!("e{i}"));
     }
     sim.p.flush(sim.now);
-    sim.run_for(secs(10), &mut |_, _| http(HttpResponse::status(422).with_body("<html>nope</html>")));
+    sim.run_for(secs(10), &mut |_, _| {
+        http(HttpResponse::status(422).with_body("<html>nope</html>"))
+    });
     assert_eq!(sim.dropped().len(), 3);
     assert!(sim.dropped()[0].2.contains("<html>nope</html>"));
     assert_eq!(sim.sent.len(), 1);
@@ -451,7 +564,9 @@ fn ok_with_errors_drops_the_listed_events_and_delivers_the_rest() {
         r#"{{"accepted":2,"duplicates":0,"errors":[{{"index":1,"event_id":"{}","message":"quota"}}]}}"#,
         ids[1]
     );
-    sim.run_for(secs(5), &mut |_, _| http(HttpResponse::status(200).with_body(&body)));
+    sim.run_for(secs(5), &mut |_, _| {
+        http(HttpResponse::status(200).with_body(&body))
+    });
     assert_eq!(sim.delivered_ids(), [ids[0].clone(), ids[2].clone()]);
     assert_eq!(sim.dropped()[0].0, ids[1]);
     assert_eq!(sim.dropped()[0].1, "refused");
@@ -472,7 +587,11 @@ fn bad_request_400_stops_sending_for_the_page_and_keeps_the_rest_stored() {
     assert!(sim.dropped()[0].2.contains("site_id not found or inactive"));
     assert!(sim.errors()[0].contains("stopped"));
     assert_eq!(sim.p.stopped(), Some("site_id not found or inactive"));
-    assert_eq!(sim.hide(64 * 1024, &mut |_, _| ok()), 0, "no unload sends either");
+    assert_eq!(
+        sim.hide(64 * 1024, &mut |_, _| ok()),
+        0,
+        "no unload sends either"
+    );
     assert_eq!(sim.p.queued(), 3);
     // The next page load (the site fixed) sends what stayed stored.
     sim.reload();
@@ -489,7 +608,11 @@ fn unlisted_statuses_keep_the_events_and_back_off() {
     let mut n = 0;
     sim.run_for(secs(30), &mut |_, _| {
         n += 1;
-        if n < 3 { status(404) } else { ok() }
+        if n < 3 {
+            status(404)
+        } else {
+            ok()
+        }
     });
     assert_eq!(sim.delivered_ids().len(), 1);
     assert!(sim.dropped().is_empty());
@@ -508,10 +631,17 @@ fn pacing_never_exceeds_max_requests_per_minute() {
     let times: Vec<u64> = sim.sent.iter().map(|s| s.at.0).collect();
     for (i, t) in times.iter().enumerate() {
         let in_window = times[..=i].iter().filter(|s| **s + 60_000 > *t).count();
-        assert!(in_window <= 30, "{in_window} requests in the minute before {t}");
+        assert!(
+            in_window <= 30,
+            "{in_window} requests in the minute before {t}"
+        );
     }
     assert_eq!(sim.sent.len(), 100);
-    assert_eq!(sim.sent[30].at, Millis(T0.0 + 60_000), "the 31st waits for the window");
+    assert_eq!(
+        sim.sent[30].at,
+        Millis(T0.0 + 60_000),
+        "the 31st waits for the window"
+    );
 }
 
 // ---- queue bound and persistence (3.3) ----------------------------------------------------
@@ -523,7 +653,12 @@ fn a_full_queue_evicts_the_oldest_and_reports_each_eviction() {
     sim.run_for(ms(1), &mut |_, _| None); // the first batch hangs in flight
     ids.extend((50..200).map(|i| sim.track(&format!("event{i}"))));
     sim.run_for(ms(1), &mut |_, _| None);
-    let evicted: Vec<String> = sim.dropped().into_iter().filter(|d| d.1 == "evicted").map(|d| d.0).collect();
+    let evicted: Vec<String> = sim
+        .dropped()
+        .into_iter()
+        .filter(|d| d.1 == "evicted")
+        .map(|d| d.0)
+        .collect();
     assert!(!evicted.is_empty());
     assert!(sim.p.queued_bytes() <= 16 * 1024);
     assert_eq!(evicted.len() + sim.p.queued(), 200);
@@ -540,7 +675,10 @@ fn accepted_events_are_stored_within_the_persist_delay() {
     assert!(!sim.storage.contains_key("scantrack:site_demo:queue"));
     sim.run_for(ms(1), &mut |_, _| None);
     let stored = &sim.storage["scantrack:site_demo:queue"];
-    assert!(stored.starts_with(r#"{"v":1,"site_id":"site_demo","events":[{"id":""#), "{stored}");
+    assert!(
+        stored.starts_with(r#"{"v":1,"site_id":"site_demo","events":[{"id":""#),
+        "{stored}"
+    );
 }
 
 #[test]
@@ -589,7 +727,11 @@ fn corrupt_or_foreign_storage_is_discarded_with_a_report_never_a_panic() {
         let p = scantrack_core::Pipeline::new(
             config(),
             Box::new(scantrack_core::entropy::SeededEntropy::new(1)),
-            Startup { stored_queue: Some(stored), stored_session: Some(stored), ..Default::default() },
+            Startup {
+                stored_queue: Some(stored),
+                stored_session: Some(stored),
+                ..Default::default()
+            },
             T0,
         );
         let mut p = p;
@@ -602,7 +744,10 @@ fn corrupt_or_foreign_storage_is_discarded_with_a_report_never_a_panic() {
         assert_eq!(p.queued(), 0);
         // The bad value is overwritten with a good one.
         let ops = p.poll_storage(T0.add(secs(2)));
-        assert!(ops.iter().any(|o| o.key == "scantrack:site_demo:queue" && o.value.as_deref().is_some_and(|v| v.contains("\"events\":[]"))));
+        assert!(ops.iter().any(|o| o.key == "scantrack:site_demo:queue"
+            && o.value
+                .as_deref()
+                .is_some_and(|v| v.contains("\"events\":[]"))));
     }
 }
 
@@ -614,10 +759,14 @@ fn one_broken_stored_event_does_not_cost_the_others() {
     sim.run_for(secs(1), &mut |_, _| None);
     let stored = sim.storage["scantrack:site_demo:queue"].clone();
     let broken = stored.replacen("\"event_name\":\"a\"", "\"event_name\":\"\"", 1);
-    sim.storage.insert("scantrack:site_demo:queue".into(), broken);
+    sim.storage
+        .insert("scantrack:site_demo:queue".into(), broken);
     sim.crash();
     assert_eq!(sim.p.queued(), 1);
-    assert!(sim.errors().iter().any(|e| e.contains("1 unreadable stored event")));
+    assert!(sim
+        .errors()
+        .iter()
+        .any(|e| e.contains("1 unreadable stored event")));
 }
 
 // ---- unload (3.3) -------------------------------------------------------------------------
@@ -639,7 +788,10 @@ fn hiding_the_page_drains_the_queue_in_keepalive_sized_chunks_exempt_from_pacing
     let total: usize = sim.sent.iter().map(|s| s.transmit.body.len()).sum();
     assert!(total <= 64 * 1024, "{total} bytes in flight");
     assert!(sim.sent[1..].iter().all(|s| s.transmit.unload));
-    assert!(sim.storage.contains_key("scantrack:site_demo:queue"), "stored before sending");
+    assert!(
+        sim.storage.contains_key("scantrack:site_demo:queue"),
+        "stored before sending"
+    );
 }
 
 #[test]
@@ -647,7 +799,9 @@ fn unload_sends_respect_a_rate_limit_pause_and_keep_events_stored() {
     let mut sim = Sim::new(config());
     sim.track("a");
     sim.p.flush(sim.now);
-    sim.run_for(ms(100), &mut |_, _| http(HttpResponse::status(429).with_retry_after("60")));
+    sim.run_for(ms(100), &mut |_, _| {
+        http(HttpResponse::status(429).with_retry_after("60"))
+    });
     assert_eq!(sim.hide(64 * 1024, &mut |_, _| ok()), 0);
     assert!(sim.storage["scantrack:site_demo:queue"].contains("\"event_name\":\"a\""));
 }
@@ -671,7 +825,9 @@ fn unconfirmed_beacons_keep_events_until_acknowledged() {
 fn identity_is_attached_to_later_events_until_reset_and_survives_reload() {
     let mut sim = Sim::new(config());
     sim.track("before");
-    sim.p.identify_email("john_smith@gmail.com", sim.now).unwrap();
+    sim.p
+        .identify_email("john_smith@gmail.com", sim.now)
+        .unwrap();
     sim.track("after");
     sim.reload();
     sim.track("next_page");
@@ -679,13 +835,27 @@ fn identity_is_attached_to_later_events_until_reset_and_survives_reload() {
     sim.p.reset(sim.now);
     sim.track("after_reset");
     sim.run_for(secs(10), &mut |_, _| ok());
-    let events: Vec<serde_json::Value> = sim.sent.iter().flat_map(|s| events_of(&s.transmit)).collect();
+    let events: Vec<serde_json::Value> = sim
+        .sent
+        .iter()
+        .flat_map(|s| events_of(&s.transmit))
+        .collect();
     let hash = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f";
-    let by_name = |n: &str| events.iter().find(|e| e["event_name"] == n).unwrap().clone();
+    let by_name = |n: &str| {
+        events
+            .iter()
+            .find(|e| e["event_name"] == n)
+            .unwrap()
+            .clone()
+    };
     assert!(by_name("before").get("user_identifiers").is_none());
     assert_eq!(by_name("after")["user_identifiers"]["email_hash"], hash);
     assert_eq!(by_name("next_page")["user_identifiers"]["email_hash"], hash);
-    assert_eq!(by_name("next_page")["scan_session_id"], session.as_str(), "same visit after reload");
+    assert_eq!(
+        by_name("next_page")["scan_session_id"],
+        session.as_str(),
+        "same visit after reload"
+    );
     assert!(by_name("after_reset").get("user_identifiers").is_none());
     assert_ne!(by_name("after_reset")["scan_session_id"], session.as_str());
 }
@@ -713,7 +883,8 @@ fn a_visit_ends_after_thirty_minutes_of_inactivity() {
 #[test]
 fn a_scan_session_id_in_the_page_url_is_adopted() {
     let mut sim = Sim::new(config());
-    sim.page_url = Some("https://l.example/?scan_session_id=7AD26D4F-3181-4EF8-B6CA-B8F59499DD43".into());
+    sim.page_url =
+        Some("https://l.example/?scan_session_id=7AD26D4F-3181-4EF8-B6CA-B8F59499DD43".into());
     sim.reload();
     assert_eq!(sim.p.session_id(), "7ad26d4f-3181-4ef8-b6ca-b8f59499dd43");
 }
@@ -726,7 +897,10 @@ fn identify_refuses_what_is_not_an_email_or_a_hash() {
     assert_eq!(sim.p.email_hash(), None);
     let upper = "B5FC85E55755F9E0D030A10AB4429B6B2944855F9A0D60077FE832BECBC41D72";
     sim.p.identify_hash(upper, sim.now).unwrap();
-    assert_eq!(sim.p.email_hash(), Some(upper.to_ascii_lowercase().as_str()));
+    assert_eq!(
+        sim.p.email_hash(),
+        Some(upper.to_ascii_lowercase().as_str())
+    );
 }
 
 // ---- consent (4) --------------------------------------------------------------------------
@@ -738,7 +912,10 @@ fn consent_pending_keeps_events_in_memory_only_until_granted() {
     sim.track("a");
     sim.run_for(secs(10), &mut |_, _| ok());
     assert!(sim.sent.is_empty());
-    assert!(!sim.storage.get("scantrack:site_demo:queue").is_some_and(|q| q.contains("\"a\"")));
+    assert!(!sim
+        .storage
+        .get("scantrack:site_demo:queue")
+        .is_some_and(|q| q.contains("\"a\"")));
     sim.p.set_consent(Consent::Granted, sim.now);
     sim.run_for(secs(10), &mut |_, _| ok());
     assert_eq!(sim.delivered_ids().len(), 1);
@@ -764,10 +941,16 @@ fn a_reload_during_a_rate_limit_pause_still_waits_for_retry_after() {
     let mut sim = Sim::new(config());
     sim.track("a");
     sim.p.flush(sim.now);
-    sim.run_for(ms(100), &mut |_, _| http(HttpResponse::status(429).with_retry_after("120")));
+    sim.run_for(ms(100), &mut |_, _| {
+        http(HttpResponse::status(429).with_retry_after("120"))
+    });
     sim.reload();
     let mut store = Store::new();
     sim.run_for(secs(300), &mut |t, _| store.accept(t));
     assert_eq!(sim.sent.len(), 2);
-    assert_eq!(sim.sent[1].at, T0.add(ms(50 + 120_000)), "the new page honours the stored pause");
+    assert_eq!(
+        sim.sent[1].at,
+        T0.add(ms(50 + 120_000)),
+        "the new page honours the stored pause"
+    );
 }

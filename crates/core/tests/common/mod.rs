@@ -73,7 +73,9 @@ impl Sim {
     }
 
     pub fn track(&mut self, name: &str) -> String {
-        self.p.track(EventInput::new(name), self.now).expect("track accepted")
+        self.p
+            .track(EventInput::new(name), self.now)
+            .expect("track accepted")
     }
 
     pub fn track_input(&mut self, input: EventInput) -> String {
@@ -109,9 +111,15 @@ impl Sim {
         let outcome = server(&t, self.now);
         let index = self.sent.len();
         if let Some(o) = outcome {
-            self.pending.push((self.now.add(self.latency), t.id, index, o));
+            self.pending
+                .push((self.now.add(self.latency), t.id, index, o));
         }
-        self.sent.push(Sent { at: self.now, transmit: t, replied_at: None, outcome: None });
+        self.sent.push(Sent {
+            at: self.now,
+            transmit: t,
+            replied_at: None,
+            outcome: None,
+        });
     }
 
     /// Runs the page until `until`, jumping from one deadline to the next.
@@ -120,7 +128,10 @@ impl Sim {
         loop {
             self.pump(server);
             let next_reply = self.pending.iter().map(|p| p.0).min();
-            let next = [self.p.poll_timeout(), next_reply].into_iter().flatten().min();
+            let next = [self.p.poll_timeout(), next_reply]
+                .into_iter()
+                .flatten()
+                .min();
             let Some(next) = next.filter(|n| *n <= until) else {
                 self.now = self.now.max(until);
                 self.deliver_replies();
@@ -197,8 +208,14 @@ impl Sim {
         self.pending.clear();
         self.seed += 1;
         let site = self.config.site_id().to_string();
-        let q = self.storage.get(&format!("scantrack:{site}:queue")).cloned();
-        let s = self.storage.get(&format!("scantrack:{site}:session")).cloned();
+        let q = self
+            .storage
+            .get(&format!("scantrack:{site}:queue"))
+            .cloned();
+        let s = self
+            .storage
+            .get(&format!("scantrack:{site}:session"))
+            .cloned();
         self.p = Pipeline::new(
             self.config.clone(),
             Box::new(SeededEntropy::new(self.seed)),
@@ -228,9 +245,16 @@ impl Sim {
         self.reports
             .iter()
             .filter_map(|r| match r {
-                Report::Dropped { event_id, reason, message, .. } => {
-                    Some((event_id.clone(), reason.as_str().to_string(), message.clone()))
-                }
+                Report::Dropped {
+                    event_id,
+                    reason,
+                    message,
+                    ..
+                } => Some((
+                    event_id.clone(),
+                    reason.as_str().to_string(),
+                    message.clone(),
+                )),
                 _ => None,
             })
             .collect()
@@ -259,15 +283,22 @@ pub fn events_of(t: &Transmit) -> Vec<serde_json::Value> {
 }
 
 pub fn ids_of(t: &Transmit) -> Vec<String> {
-    events_of(t).iter().map(|e| e["event_id"].as_str().unwrap().to_string()).collect()
+    events_of(t)
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 pub fn ok() -> Option<Outcome> {
-    Some(Outcome::Http(HttpResponse::status(200).with_body(r#"{"accepted":1,"duplicates":0}"#)))
+    Some(Outcome::Http(
+        HttpResponse::status(200).with_body(r#"{"accepted":1,"duplicates":0}"#),
+    ))
 }
 
 pub fn status(code: u16) -> Option<Outcome> {
-    Some(Outcome::Http(HttpResponse::status(code).with_body(r#"{"detail":"x"}"#)))
+    Some(Outcome::Http(
+        HttpResponse::status(code).with_body(r#"{"detail":"x"}"#),
+    ))
 }
 
 /// A collector that accepts everything, remembering what it stored.
@@ -278,7 +309,10 @@ pub struct Store {
 
 impl Store {
     pub fn new() -> Self {
-        Store { ids: BTreeSet::new(), duplicates: 0 }
+        Store {
+            ids: BTreeSet::new(),
+            duplicates: 0,
+        }
     }
     pub fn accept(&mut self, t: &Transmit) -> Option<Outcome> {
         for id in ids_of(t) {
