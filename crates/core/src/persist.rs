@@ -220,3 +220,98 @@ pub fn decode_session(text: &str, site_id: &str) -> Result<Session, PersistError
         email_hash,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "0b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10";
+
+    fn event(id: &str, name: &str) -> String {
+        format!(
+            r#"{{"event_id":"{id}","scan_session_id":"7ad26d4f-3181-4ef8-b6ca-b8f59499dd43","event_name":"{name}","timestamp":"2026-11-23T10:00:01.500Z"}}"#
+        )
+    }
+
+    #[test]
+    fn queue_round_trips_with_its_pause() {
+        let e = event(ID, "purchase");
+        let text = encode_queue(
+            "site_demo",
+            Millis(99),
+            [(ID, Millis(5), e.as_str())].into_iter(),
+        );
+        assert!(text.starts_with(r#"{"v":1,"site_id":"site_demo","pause":99,"events":["#));
+        let d = decode_queue(&text, "site_demo").unwrap();
+        assert_eq!(d.paused_until, Millis(99));
+        assert_eq!(d.skipped, 0);
+        assert_eq!(
+            d.events,
+            vec![StoredEvent {
+                id: ID.into(),
+                name: "purchase".into(),
+                enqueued_at: Millis(5),
+                json: e
+            }]
+        );
+    }
+
+    #[test]
+    fn foreign_versions_and_sites_are_refused() {
+        let other = r#"{"v":2,"site_id":"site_demo","events":[]}"#;
+        assert_eq!(
+            decode_queue(other, "site_demo"),
+            Err(PersistError::Version(2))
+        );
+        let other = r#"{"v":1,"site_id":"b","events":[]}"#;
+        assert_eq!(
+            decode_queue(other, "a"),
+            Err(PersistError::ForeignSite("b".into()))
+        );
+        assert!(matches!(
+            decode_queue("", "a"),
+            Err(PersistError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode_queue("[1]", "a"),
+            Err(PersistError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn broken_duplicate_or_mismatched_entries_are_skipped_one_by_one() {
+        let good = event(ID, "a");
+        let other = "1b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10";
+        let text = format!(
+            r#"{{"v":1,"site_id":"s","events":[{{"id":"{ID}","t":1,"e":{good}}},{{"id":"{ID}","t":1,"e":{good}}},{{"id":"{other}","t":1,"e":{good}}},{{"id":"{other}","t":1,"e":{}}},{{"id":"x"}},7]}}"#,
+            event(other, "")
+        );
+        let d = decode_queue(&text, "s").unwrap();
+        assert_eq!(d.events.len(), 1);
+        assert_eq!(d.skipped, 5);
+    }
+
+    #[test]
+    fn session_round_trips_and_rejects_a_bad_hash() {
+        let s = Session {
+            id: "7ad26d4f-3181-4ef8-b6ca-b8f59499dd43".into(),
+            last_activity: Millis(42),
+            email_hash: Some(
+                "b5fc85e55755f9e0d030a10ab4429b6b2944855f9a0d60077fe832becbc41d72".into(),
+            ),
+        };
+        let text = encode_session("s", &s);
+        assert_eq!(decode_session(&text, "s"), Ok(s));
+        let bad = r#"{"v":1,"site_id":"s","id":"7ad26d4f-3181-4ef8-b6ca-b8f59499dd43","last":1,"email_hash":"ada@example.com"}"#;
+        assert!(matches!(
+            decode_session(bad, "s"),
+            Err(PersistError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn keys_follow_the_contract() {
+        assert_eq!(queue_key("site_demo"), "scantrack:site_demo:queue");
+        assert_eq!(session_key("site_demo"), "scantrack:site_demo:session");
+    }
+}

@@ -307,3 +307,198 @@ fn excerpt(body: &str) -> String {
         None => body.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Millis = Millis(1_795_428_000_000); // Mon, 23 Nov 2026 10:00:00 GMT
+
+    fn http(status: u16) -> HttpResponse {
+        HttpResponse::status(status)
+    }
+
+    fn verdict(r: HttpResponse) -> Verdict {
+        classify(&Outcome::Http(r), NOW).verdict
+    }
+
+    #[test]
+    fn every_status_of_the_contract_table_has_its_action() {
+        assert_eq!(verdict(http(200)), Verdict::Delivered { refused: vec![] });
+        assert_eq!(verdict(http(202)), Verdict::Delivered { refused: vec![] });
+        assert_eq!(verdict(http(204)), Verdict::Delivered { refused: vec![] });
+        assert_eq!(verdict(http(429)), Verdict::RateLimited);
+        assert_eq!(verdict(http(413)), Verdict::Split);
+        for s in [500, 502, 503, 504, 408] {
+            assert!(matches!(verdict(http(s)), Verdict::Retry { .. }), "{s}");
+        }
+        for s in [400, 401, 403] {
+            assert!(matches!(verdict(http(s)), Verdict::Fatal { status, .. } if status == s));
+        }
+        assert!(
+            matches!(verdict(http(422)), Verdict::Invalid { refused, .. } if refused.is_empty())
+        );
+    }
+
+    #[test]
+    fn statuses_outside_the_table_are_retried_not_dropped() {
+        for s in [0, 100, 301, 404, 405, 409, 410, 418, 501, 599] {
+            assert!(matches!(verdict(http(s)), Verdict::Retry { .. }), "{s}");
+        }
+    }
+
+    #[test]
+    fn network_failures_and_timeouts_are_retried_and_beacons_unconfirmed() {
+        let c = classify(
+            &Outcome::NetworkError("TypeError: Failed to fetch".into()),
+            NOW,
+        );
+        assert!(
+            matches!(c.verdict, Verdict::Retry { reason } if reason.contains("Failed to fetch"))
+        );
+        assert!(matches!(
+            classify(&Outcome::Timeout, NOW).verdict,
+            Verdict::Retry { .. }
+        ));
+        assert_eq!(
+            classify(&Outcome::Unconfirmed, NOW).verdict,
+            Verdict::Unconfirmed
+        );
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        assert_eq!(parse_retry_after("120", NOW), Some(Millis(NOW.0 + 120_000)));
+        assert_eq!(parse_retry_after(" 0 ", NOW), Some(NOW));
+        assert_eq!(
+            parse_retry_after("Mon, 23 Nov 2026 10:01:00 GMT", NOW),
+            Some(Millis(NOW.0 + 60_000))
+        );
+        assert_eq!(
+            parse_retry_after("Monday, 23-Nov-26 10:01:00 GMT", NOW),
+            Some(Millis(NOW.0 + 60_000))
+        );
+        assert_eq!(
+            parse_retry_after("Mon Nov 23 10:01:00 2026", NOW),
+            Some(Millis(NOW.0 + 60_000))
+        );
+        for bad in ["", "-5", "1.5", "soon", "99999999999999999999999"] {
+            let parsed = parse_retry_after(bad, NOW);
+            assert!(
+                parsed.is_none() || bad.starts_with('9'),
+                "{bad:?} gave {parsed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rate_limit_reset_is_unix_seconds_or_a_small_delta() {
+        assert_eq!(
+            parse_rate_limit_reset("1795428042", NOW),
+            Some(Millis(1_795_428_042_000))
+        );
+        assert_eq!(
+            parse_rate_limit_reset("42", NOW),
+            Some(Millis(NOW.0 + 42_000))
+        );
+        assert_eq!(parse_rate_limit_reset("x", NOW), None);
+        assert_eq!(parse_rate_limit_reset("-1", NOW), None);
+    }
+
+    #[test]
+    fn a_429_waits_for_retry_after_then_for_the_reset() {
+        let both = http(429)
+            .with_retry_after("7")
+            .with_rate_limit(Some("0"), Some("1795428042"));
+        let c = classify(&Outcome::Http(both), NOW);
+        assert_eq!(
+            c.server_wait_until,
+            Some(Millis(NOW.0 + 7_000)),
+            "Retry-After wins"
+        );
+        let reset_only = http(429).with_rate_limit(None, Some("1795428042"));
+        let c = classify(&Outcome::Http(reset_only), NOW);
+        assert_eq!(c.server_wait_until, Some(Millis(1_795_428_042_000)));
+        assert_eq!(
+            classify(&Outcome::Http(http(429)), NOW).server_wait_until,
+            None
+        );
+    }
+
+    #[test]
+    fn remaining_zero_on_a_success_holds_the_next_request_until_reset() {
+        let r = http(200).with_rate_limit(Some("0"), Some("1795428030"));
+        assert_eq!(
+            classify(&Outcome::Http(r), NOW).server_wait_until,
+            Some(Millis(1_795_428_030_000))
+        );
+        let r = http(200).with_rate_limit(Some("3"), Some("1795428030"));
+        assert_eq!(classify(&Outcome::Http(r), NOW).server_wait_until, None);
+    }
+
+    #[test]
+    fn retry_after_on_a_503_is_honoured() {
+        let r = http(503).with_retry_after("30");
+        assert_eq!(
+            classify(&Outcome::Http(r), NOW).server_wait_until,
+            Some(Millis(NOW.0 + 30_000))
+        );
+    }
+
+    #[test]
+    fn ok_with_errors_lists_the_refused_events() {
+        let body = r#"{"accepted":9,"duplicates":0,"errors":[{"index":3,"event_id":"e3","message":"quota"},{"index":"x"},{"message":"no index"}]}"#;
+        assert_eq!(
+            verdict(http(200).with_body(body)),
+            Verdict::Delivered {
+                refused: vec![Refusal {
+                    index: Some(3),
+                    event_id: Some("e3".into()),
+                    message: "quota".into()
+                }]
+            }
+        );
+        assert_eq!(
+            verdict(http(200).with_body("not json")),
+            Verdict::Delivered { refused: vec![] }
+        );
+    }
+
+    #[test]
+    fn unprocessable_422_names_events_by_loc_index_with_all_their_problems() {
+        let body = r#"{"detail":[
+            {"loc":["body","events",3,"scan_session_id"],"msg":"invalid UUID","type":"value_error.uuid"},
+            {"loc":["body","events",3,"event_name"],"msg":"field required","type":"value_error.missing"},
+            {"loc":["body","events",0],"msg":"not an object","type":"type_error.dict"},
+            {"loc":["body","sent_at"],"msg":"bad date","type":"value_error.datetime"}
+        ]}"#;
+        let Verdict::Invalid { refused, .. } = verdict(http(422).with_body(body)) else {
+            panic!()
+        };
+        assert_eq!(refused.len(), 2);
+        assert_eq!(refused[0].index, Some(3));
+        assert_eq!(
+            refused[0].message,
+            "scan_session_id: invalid UUID; event_name: field required"
+        );
+        assert_eq!(refused[1].index, Some(0));
+        assert_eq!(refused[1].message, "not an object");
+    }
+
+    #[test]
+    fn fatal_statuses_carry_the_detail_for_the_report() {
+        let r = http(400).with_body(r#"{"detail":"site_id not found or inactive"}"#);
+        assert_eq!(
+            verdict(r),
+            Verdict::Fatal {
+                status: 400,
+                detail: "site_id not found or inactive".into()
+            }
+        );
+        let r = http(403).with_body(&"<html>".repeat(100));
+        let Verdict::Fatal { detail, .. } = verdict(r) else {
+            panic!()
+        };
+        assert!(detail.ends_with("...") && detail.chars().count() == 203);
+    }
+}
