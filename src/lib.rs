@@ -1,4 +1,29 @@
-//! scantrack: the browser tracking snippet. The delivery logic is `scantrack_core` (no I/O);
-//! this crate is the web shell around it (wasm32 only).
+//! scantrack: a browser tracking snippet. The delivery logic is `scantrack_core` (re-exported
+//! as `scantrack::core`), a state machine with no I/O; this crate is the web shell around it:
+//! timers, `fetch`/`sendBeacon`, localStorage, page lifecycle, and the JavaScript API.
+//!
+//! The shell exists only on `wasm32` (its browser dependencies are gated on that target, so
+//! the core cannot reach them); `options` and `command` are pure and tested on the host.
+//!
+//! From Rust (Leptos, Yew, Dioxus), on wasm32:
+//!
+//! ```ignore
+//! use scantrack::{Options, Tracker, core::event::EventInput};
+//! let tracker = Tracker::start(Options::new("site_demo", "https://collect.example.com")?)?;
+//! tracker.track(EventInput::new("signup").with_conversion(19.98, "EUR"))?;
+//! tracker.identify_email("ada@example.com")?;
+//! tracker.flush().await;
+//! ```
 
 pub use scantrack_core as core;
+
+pub mod command;
+pub mod options;
+
+pub use options::Options;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+
+#[cfg(target_arch = "wasm32")]
+pub use web::{Notice, Tracker};

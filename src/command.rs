@@ -1,0 +1,199 @@
+//! The calling convention of `window.scantrack(...)`: a command and its arguments, passed from
+//! JavaScript as one JSON array (`["track", "signup", {"plan": "pro"}]`) so that a call crosses
+//! the JS/wasm boundary once, as text. Parsed here into a typed `Command`, or refused with a
+//! message that names the call and says what to change. Pure code: tested on the host.
+//!
+//! JSON has no `undefined`: `JSON.stringify` turns an `undefined` argument into `null`, so a
+//! `null` optional argument means "not given".
+
+use scantrack_core::event::{Conversion, EventInput};
+use scantrack_core::json::{self, Value};
+use scantrack_core::pipeline::Consent;
+
+/// One call of the public API.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Track(EventInput),
+    /// `page(properties?)`: a `page_view` with the page's title added by the shell.
+    Page(Option<Value>),
+    IdentifyEmail(String),
+    IdentifyHash(String),
+    Flush,
+    Consent(Consent),
+    Reset,
+    Debug(bool),
+}
+
+const COMMANDS: &str = "track, page, identify, flush, consent, reset, debug, on, ready";
+
+fn props_arg(call: &str, v: Option<&Value>) -> Result<Option<Value>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(o @ Value::Object(_)) => Ok(Some(o.clone())),
+        Some(other) => Err(format!(
+            "scantrack('{call}', ...): properties must be an object like {{plan: \"pro\"}}, not {}",
+            other.type_name()
+        )),
+    }
+}
+
+/// Parses `[command, ...args]`.
+pub fn parse(text: &str) -> Result<Command, String> {
+    let v = json::parse(text).map_err(|e| format!("scantrack(...): arguments unreadable ({e})"))?;
+    let args = v.as_array().unwrap_or(&[]);
+    let Some(Value::String(cmd)) = args.first() else {
+        return Err(format!(
+            "scantrack(...): the first argument must be a command name ({COMMANDS})"
+        ));
+    };
+    let arg = |i: usize| args.get(i);
+    match cmd.as_str() {
+        "track" => {
+            let name = match arg(1) {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => {
+                    return Err(format!(
+                        "scantrack('track', name): the event name must be a string, not {}",
+                        other.type_name()
+                    ))
+                }
+                None => return Err("scantrack('track', name): the event name is missing".into()),
+            };
+            let mut input = EventInput::new(&name);
+            input.properties = props_arg("track", arg(2))?;
+            input.conversion = match arg(3) {
+                None | Some(Value::Null) => None,
+                Some(c @ Value::Object(_)) => Some(conversion(c)?),
+                Some(other) => {
+                    return Err(format!(
+                        "scantrack('track', name, properties, conversion): conversion must be {{amount, currency}}, not {}",
+                        other.type_name()
+                    ))
+                }
+            };
+            Ok(Command::Track(input))
+        }
+        "page" => Ok(Command::Page(props_arg("page", arg(1))?)),
+        "identify" => {
+            let id = arg(1).unwrap_or(&Value::Null);
+            match (id.get("email"), id.get("email_hash")) {
+                (Some(Value::String(e)), None) => Ok(Command::IdentifyEmail(e.clone())),
+                (None, Some(Value::String(h))) => Ok(Command::IdentifyHash(h.clone())),
+                _ => Err("scantrack('identify', ...): pass {email: \"ada@example.com\"} or {email_hash: \"<64 hex>\"} (one of them, as a string)".into()),
+            }
+        }
+        "flush" => Ok(Command::Flush),
+        "reset" => Ok(Command::Reset),
+        "consent" => match arg(1) {
+            Some(Value::String(s)) => Consent::parse(s).map(Command::Consent).ok_or_else(|| {
+                format!("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\", not {s:?}")
+            }),
+            _ => Err("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\"".into()),
+        },
+        "debug" => match arg(1) {
+            None | Some(Value::Null) => Ok(Command::Debug(true)),
+            Some(Value::Bool(b)) => Ok(Command::Debug(*b)),
+            Some(other) => Err(format!(
+                "scantrack('debug', on): on must be true or false, not {}",
+                other.type_name()
+            )),
+        },
+        other => Err(format!("scantrack('{other}'): unknown command; use one of {COMMANDS}")),
+    }
+}
+
+fn conversion(c: &Value) -> Result<Conversion, String> {
+    let amount = match c.get("amount") {
+        Some(Value::Number(n)) => n.as_f64(),
+        _ => return Err("scantrack('track', ...): conversion.amount must be a number, e.g. {amount: 19.98, currency: \"EUR\"}".into()),
+    };
+    let currency = match c.get("currency") {
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            return Err(
+                "scantrack('track', ...): conversion.currency must be a string, e.g. \"EUR\""
+                    .into(),
+            )
+        }
+    };
+    Ok(Conversion { amount, currency })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_parses() {
+        let Command::Track(t) =
+            parse(r#"["track","buy",{"sku":"A"},{"amount":19.98,"currency":"EUR"}]"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(t.name, "buy");
+        assert_eq!(t.properties.unwrap().to_json(), r#"{"sku":"A"}"#);
+        assert_eq!(
+            t.conversion,
+            Some(Conversion {
+                amount: 19.98,
+                currency: "EUR".into()
+            })
+        );
+        assert_eq!(
+            parse(r#"["track","x",null,null]"#).unwrap(),
+            Command::Track(EventInput::new("x"))
+        );
+        assert_eq!(parse(r#"["page"]"#).unwrap(), Command::Page(None));
+        assert_eq!(
+            parse(r#"["identify",{"email":"a@b.co"}]"#).unwrap(),
+            Command::IdentifyEmail("a@b.co".into())
+        );
+        assert_eq!(
+            parse(r#"["identify",{"email_hash":"ab"}]"#).unwrap(),
+            Command::IdentifyHash("ab".into())
+        );
+        assert_eq!(parse(r#"["flush"]"#).unwrap(), Command::Flush);
+        assert_eq!(parse(r#"["reset"]"#).unwrap(), Command::Reset);
+        assert_eq!(
+            parse(r#"["consent","denied"]"#).unwrap(),
+            Command::Consent(Consent::Denied)
+        );
+        assert_eq!(parse(r#"["debug",false]"#).unwrap(), Command::Debug(false));
+        assert_eq!(parse(r#"["debug"]"#).unwrap(), Command::Debug(true));
+    }
+
+    #[test]
+    fn hostile_arguments_get_errors_that_name_the_call() {
+        for (text, needle) in [
+            ("", "unreadable"),
+            ("{}", "command name"),
+            ("[]", "command name"),
+            ("[42]", "command name"),
+            (r#"["trak","x"]"#, "unknown command"),
+            (r#"["track"]"#, "name is missing"),
+            (r#"["track",null]"#, "must be a string, not null"),
+            (r#"["track",12]"#, "not a number"),
+            (r#"["track","x",[1]]"#, "properties must be an object"),
+            (r#"["track","x","props"]"#, "properties must be an object"),
+            (r#"["track","x",null,5]"#, "conversion must be"),
+            (
+                r#"["track","x",null,{"amount":"1","currency":"EUR"}]"#,
+                "amount must be a number",
+            ),
+            (
+                r#"["track","x",null,{"amount":1}]"#,
+                "currency must be a string",
+            ),
+            (r#"["identify","a@b.co"]"#, "{email"),
+            (
+                r#"["identify",{"email":"a@b.co","email_hash":"x"}]"#,
+                "one of them",
+            ),
+            (r#"["consent","maybe"]"#, "\"maybe\""),
+            (r#"["debug","yes"]"#, "true or false"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+}
