@@ -49,7 +49,9 @@ use crate::faults::{
     MAX_LOGGED_BODY_BYTES,
 };
 use crate::ratelimit::{Decision, RateLimiter};
-use crate::store::{EventFilter, NewBatch, NewEvent, NewRefused, Store, StoreError};
+use crate::store::{
+    EventFilter, NewBatch, NewEvent, NewRefused, Store, StoreError, StoredEvent, StoredRefused,
+};
 
 /// The headers a browser lets the client read (without this list `fetch` hides them).
 pub const EXPOSE_HEADERS: &str =
@@ -940,10 +942,21 @@ async fn api_events(State(state): State<Arc<AppState>>, Query(q): Query<EventsQu
     };
     let store = state.store.clone();
     match tokio::task::spawn_blocking(move || store.events(&filter)).await {
-        Ok(Ok(events)) => Json(json!({ "events": events })).into_response(),
+        // Serialised as structs, not through `json!`, so each event keeps its key order.
+        Ok(Ok(events)) => Json(EventsPage { events }).into_response(),
         Ok(Err(e)) => store_error(e),
         Err(e) => store_error(e),
     }
+}
+
+#[derive(serde::Serialize)]
+struct EventsPage {
+    events: Vec<StoredEvent>,
+}
+
+#[derive(serde::Serialize)]
+struct RefusedPage {
+    refused: Vec<StoredRefused>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -955,7 +968,7 @@ async fn api_refused(State(state): State<Arc<AppState>>, Query(q): Query<LimitQu
     let store = state.store.clone();
     let limit = q.limit.unwrap_or(DEFAULT_API_ROWS);
     match tokio::task::spawn_blocking(move || store.refused(limit)).await {
-        Ok(Ok(refused)) => Json(json!({ "refused": refused })).into_response(),
+        Ok(Ok(refused)) => Json(RefusedPage { refused }).into_response(),
         Ok(Err(e)) => store_error(e),
         Err(e) => store_error(e),
     }

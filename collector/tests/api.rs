@@ -543,6 +543,23 @@ async fn accepted_events_are_stored_with_their_columns_and_json() {
 }
 
 #[tokio::test]
+async fn the_stored_event_json_keeps_the_clients_key_order() {
+    let s = Server::start(Config::for_tests()).await;
+    let raw = format!(
+        r#"{{"timestamp":"2026-11-23T10:00:01.500Z","event_name":"zeta","scan_session_id":"{SESSION}","properties":{{"z":1,"a":2}}}}"#
+    );
+    let r = s
+        .post(
+            "/collect/batch",
+            &format!(r#"{{"site_id":"site_demo","events":[{raw}]}}"#),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let listing = s.get("/api/events").await;
+    assert!(listing.body.contains(&raw), "{}", listing.body);
+}
+
+#[tokio::test]
 async fn refused_requests_are_stored_with_status_reason_and_body_excerpt() {
     let s = Server::start(Config::for_tests()).await;
     let mut bad = event(1);
