@@ -334,14 +334,10 @@ async fn envelope(State(state): State<Arc<AppState>>, mut req: Request, next: Ne
     let api = is_api_path(&path);
     let ip = client_ip(req.extensions().get::<Conn>());
 
-    if path == "/demo" || path == "/dist" {
+    let mut resp = if path == "/demo" || path == "/dist" {
         // Relative links in the served pages need the trailing slash.
-        let mut resp = Redirect::permanent(&format!("{path}/")).into_response();
-        add_common_headers(resp.headers_mut(), &rid);
-        return resp;
-    }
-
-    let mut resp = if req.method() == Method::OPTIONS {
+        Redirect::permanent(&format!("{path}/")).into_response()
+    } else if req.method() == Method::OPTIONS {
         let mut resp = StatusCode::NO_CONTENT.into_response();
         let h = resp.headers_mut();
         h.insert(
@@ -368,7 +364,9 @@ async fn envelope(State(state): State<Arc<AppState>>, mut req: Request, next: Ne
         next.run(req).await
     };
     let h = resp.headers_mut();
-    if api && !h.contains_key(X_RATELIMIT_LIMIT) {
+    // "Headers on every response": the bucket's state (without taking a token) on responses
+    // that did not already report it, inspector and static files included.
+    if !h.contains_key(X_RATELIMIT_LIMIT) {
         let decision = lock(&state.limiter).peek(ip, state.clock.now());
         add_rate_headers(h, &decision);
     }
@@ -400,9 +398,6 @@ fn add_rate_headers(h: &mut HeaderMap, d: &Decision) {
     h.insert(X_RATELIMIT_LIMIT, HeaderValue::from(d.limit));
     h.insert(X_RATELIMIT_REMAINING, HeaderValue::from(d.remaining));
     h.insert(X_RATELIMIT_RESET, HeaderValue::from(d.reset_unix_secs));
-    if let Some(s) = d.retry_after_secs {
-        h.insert(header::RETRY_AFTER, HeaderValue::from(s));
-    }
 }
 
 fn header_string(h: &HeaderMap, name: HeaderName) -> Option<String> {
@@ -714,12 +709,16 @@ async fn process(
     let decision = lock(&state.limiter).check(ip, now);
     if !decision.allowed {
         let secs = decision.retry_after_secs.unwrap_or(1);
-        return Reply::detail(429, "rate limit exceeded")
+        let reason = format!(
+            "rate limit exceeded: {} requests per minute per IP; retry after {secs} s",
+            decision.limit
+        );
+        let mut reply = Reply::detail(429, "rate limit exceeded")
             .rate(&decision)
-            .because(format!(
-                "rate limit exceeded: {} requests per minute per IP; retry after {secs} s",
-                decision.limit
-            ));
+            .because(reason);
+        // Retry-After only on the 429 itself (a peek at an empty bucket does not add it).
+        reply.set_header(header::RETRY_AFTER, HeaderValue::from(secs));
+        return reply;
     }
     let limits = state.limits();
     let reply = match body {

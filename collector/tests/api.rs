@@ -507,12 +507,16 @@ async fn other_methods_are_405_with_the_same_headers() {
 }
 
 #[tokio::test]
-async fn unknown_paths_are_404_json_with_cors() {
+async fn unknown_paths_are_404_json_and_every_path_has_the_headers() {
     let s = Server::start(Config::for_tests()).await;
     let r = s.get("/nope").await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json(), json!({"detail": "not found"}));
     assert_common_headers(&r);
+    assert_rate_headers(&r);
+    let r = s.get("/").await;
+    assert_common_headers(&r);
+    assert_rate_headers(&r);
 }
 
 #[tokio::test]

@@ -74,6 +74,14 @@ async fn the_111th_request_in_a_minute_is_429_with_retry_after() {
         .iter()
         .all(|e| e["event_id"] != uuid(999)));
 
+    let preflight = s.request("OPTIONS", "/collect/batch", &[], b"").await;
+    assert_eq!(preflight.status, 204, "a preflight is never rate limited");
+    assert_eq!(preflight.header_u64("x-ratelimit-remaining"), 0);
+    assert!(
+        preflight.header("retry-after").is_none(),
+        "Retry-After only on a 429"
+    );
+
     s.clock.advance(Duration::from_millis(599));
     assert_eq!(
         s.post_json("/collect/batch", &batch("site_demo", vec![event(999)]))
