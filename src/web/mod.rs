@@ -8,6 +8,8 @@
 //! back into the tracker is safe.
 
 mod bindings;
+
+pub use bindings::JsTracker;
 mod page;
 mod storage;
 mod transport;

@@ -1,0 +1,303 @@
+//! Browser tests of the web shell's glue (`wasm-pack test --headless --chrome`): the timer,
+//! the transport against a stubbed `fetch`, localStorage round trip and fallback, and hostile
+//! input to the JavaScript entry point. The delivery rules themselves are tested on the host
+//! (crates/core/tests); these only prove that the browser side drives them.
+
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_timers::future::TimeoutFuture;
+use js_sys::{Function, Promise, Reflect};
+use scantrack::core::event::EventInput;
+use scantrack::core::pipeline::Report;
+use scantrack::{JsTracker, Notice, Options, Tracker};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[derive(Clone, Debug)]
+struct Call {
+    url: String,
+    body: String,
+    keepalive: bool,
+    content_type: String,
+}
+
+fn get(o: &JsValue, k: &str) -> JsValue {
+    Reflect::get(o, &k.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Replaces `window.fetch` with a stub answering from `replies` (status, Retry-After, body),
+/// the last reply repeating; returns the calls it saw and a guard restoring the real fetch.
+type Calls = Rc<RefCell<Vec<(f64, Call)>>>;
+
+fn stub_fetch(replies: Vec<(u16, Option<&'static str>, &'static str)>) -> (Calls, impl Drop) {
+    let window = web_sys::window().unwrap();
+    let original = get(&window, "fetch");
+    let calls: Calls = Rc::default();
+    let seen = calls.clone();
+    let stub = Closure::<dyn FnMut(JsValue, JsValue) -> Promise>::new(
+        move |url: JsValue, init: JsValue| {
+            let headers = get(&init, "headers");
+            let call = Call {
+                url: url.as_string().unwrap_or_default(),
+                body: get(&init, "body").as_string().unwrap_or_default(),
+                keepalive: get(&init, "keepalive").is_truthy(),
+                content_type: get(&headers, "Content-Type")
+                    .as_string()
+                    .unwrap_or_default(),
+            };
+            let n = seen.borrow().len();
+            seen.borrow_mut().push((js_sys::Date::now(), call));
+            let (status, retry_after, body) = replies[n.min(replies.len() - 1)];
+            let init = web_sys::ResponseInit::new();
+            init.set_status(status);
+            let h = js_sys::Object::new();
+            if let Some(ra) = retry_after {
+                Reflect::set(&h, &"Retry-After".into(), &ra.into()).unwrap();
+            }
+            init.set_headers(&h);
+            let resp = web_sys::Response::new_with_opt_str_and_init(Some(body), &init).unwrap();
+            Promise::resolve(&JsValue::from(resp))
+        },
+    );
+    Reflect::set(&window, &"fetch".into(), stub.as_ref()).unwrap();
+    /// Restores the real fetch; keeps the stub's closure alive until then.
+    struct Restore(
+        JsValue,
+        #[allow(dead_code)] Closure<dyn FnMut(JsValue, JsValue) -> Promise>,
+    );
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = Reflect::set(&web_sys::window().unwrap(), &"fetch".into(), &self.0);
+        }
+    }
+    (calls, Restore(original, stub))
+}
+
+fn options(site: &str, extra: &str) -> Options {
+    Options::from_json(&format!(
+        r#"{{"siteId":"{site}","endpoint":"http://127.0.0.1:9/","autoPageview":false{extra}}}"#
+    ))
+    .unwrap()
+}
+
+fn collect_notices(t: &Tracker) -> Rc<RefCell<Vec<Notice>>> {
+    let notices: Rc<RefCell<Vec<Notice>>> = Rc::default();
+    let n = notices.clone();
+    t.on_notice(move |x| n.borrow_mut().push(x.clone()));
+    notices
+}
+
+fn clear_storage(site: &str) {
+    let s = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let _ = s.remove_item(&format!("scantrack:{site}:queue"));
+    let _ = s.remove_item(&format!("scantrack:{site}:session"));
+}
+
+#[wasm_bindgen_test]
+async fn the_timer_fires_a_batch_after_the_flush_interval_with_a_text_plain_keepalive_post() {
+    clear_storage("t_timer");
+    let (calls, _restore) = stub_fetch(vec![(200, None, r#"{"accepted":1,"duplicates":0}"#)]);
+    let t = Tracker::start(options("t_timer", r#","flushIntervalMs":100"#)).unwrap();
+    let notices = collect_notices(&t);
+    let id = t.track(EventInput::new("signup")).unwrap();
+    assert!(calls.borrow().is_empty(), "track itself sends nothing");
+    TimeoutFuture::new(400).await;
+    let calls = calls.borrow();
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0].1;
+    assert_eq!(c.url, "http://127.0.0.1:9/collect/batch");
+    assert!(c.keepalive);
+    assert_eq!(c.content_type, "text/plain;charset=UTF-8");
+    assert!(c.body.contains(&id) && c.body.contains(r#""event_name":"signup""#));
+    assert!(
+        c.body.contains(r#""url":"http"#),
+        "the page URL is attached: {}",
+        c.body
+    );
+    assert!(notices
+        .borrow()
+        .iter()
+        .any(|n| matches!(n, Notice::Report(Report::Delivered { event_ids }) if event_ids == std::slice::from_ref(&id))));
+}
+
+#[wasm_bindgen_test]
+async fn a_retry_after_pauses_sending_and_the_timer_resumes_it() {
+    clear_storage("t_429");
+    let (calls, _restore) = stub_fetch(vec![
+        (429, Some("1"), r#"{"detail":"rate limit exceeded"}"#),
+        (200, None, "{}"),
+    ]);
+    let t = Tracker::start(options("t_429", "")).unwrap();
+    t.track(EventInput::new("a")).unwrap();
+    t.flush().await; // settles while waiting for the Retry-After deadline
+    assert_eq!(calls.borrow().len(), 1);
+    TimeoutFuture::new(600).await;
+    assert_eq!(calls.borrow().len(), 1, "nothing before Retry-After");
+    TimeoutFuture::new(900).await;
+    let calls = calls.borrow();
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls[1].0 - calls[0].0 >= 1000.0,
+        "{} ms apart",
+        calls[1].0 - calls[0].0
+    );
+}
+
+#[wasm_bindgen_test]
+async fn events_round_trip_through_local_storage_to_the_next_tracker() {
+    clear_storage("t_store");
+    let (calls, _restore) = stub_fetch(vec![(503, None, "down")]);
+    let first = Tracker::start(options("t_store", r#","persistDelayMs":0"#)).unwrap();
+    let id = first.track(EventInput::new("kept")).unwrap();
+    TimeoutFuture::new(50).await;
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let stored = storage
+        .get_item("scantrack:t_store:queue")
+        .unwrap()
+        .unwrap();
+    assert!(stored.contains(&id), "{stored}");
+    drop(calls);
+    drop(_restore);
+    // A new page (here: a second tracker) picks the event up and delivers it.
+    let (calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
+    let second = Tracker::start(options("t_store", "")).unwrap();
+    second.flush().await;
+    assert!(calls.borrow().iter().any(|(_, c)| c.body.contains(&id)));
+}
+
+#[wasm_bindgen_test]
+async fn throwing_storage_falls_back_to_memory_with_a_report_and_events_still_flow() {
+    let window = web_sys::window().unwrap();
+    let proto = get(&get(&window, "Storage"), "prototype");
+    let original = get(&proto, "setItem");
+    let thrower = Closure::<dyn Fn() -> Result<(), JsValue>>::new(|| {
+        Err(js_sys::Error::new("QuotaExceededError: the quota has been exceeded").into())
+    });
+    Reflect::set(&proto, &"setItem".into(), thrower.as_ref()).unwrap();
+    let (calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
+    let started = Tracker::start_with(options("t_quota", ""), None);
+    Reflect::set(&proto, &"setItem".into(), &original).unwrap();
+    let t = started.unwrap();
+    let notices = collect_notices(&t);
+    // The storage notice was emitted at start; a second one must not be, and events flow.
+    t.track(EventInput::new("still_tracked")).unwrap();
+    t.flush().await;
+    assert!(calls
+        .borrow()
+        .iter()
+        .any(|(_, c)| c.body.contains("still_tracked")));
+    assert!(notices.borrow().iter().all(|n| !matches!(
+        n,
+        Notice::Error {
+            kind: "storage",
+            ..
+        }
+    )));
+}
+
+#[wasm_bindgen_test]
+async fn a_storage_failure_at_start_is_reported_to_the_first_listener() {
+    let window = web_sys::window().unwrap();
+    let proto = get(&get(&window, "Storage"), "prototype");
+    let original = get(&proto, "setItem");
+    let thrower =
+        Closure::<dyn Fn() -> Result<(), JsValue>>::new(|| Err(JsValue::from_str("SecurityError")));
+    Reflect::set(&proto, &"setItem".into(), thrower.as_ref()).unwrap();
+    let seen: Rc<RefCell<Vec<Notice>>> = Rc::default();
+    let s2 = seen.clone();
+    let t = Tracker::start_with(
+        options("t_sec", ""),
+        Some(Rc::new(move |n: &Notice| s2.borrow_mut().push(n.clone()))),
+    );
+    Reflect::set(&proto, &"setItem".into(), &original).unwrap();
+    assert!(t.is_ok());
+    assert!(seen.borrow().iter().any(
+        |n| matches!(n, Notice::Error { kind: "storage", message } if message.contains("memory"))
+    ));
+}
+
+/// The JavaScript class (`Tracker` in JS), as the loader uses it.
+fn js_tracker(site: &str) -> (JsTracker, Rc<RefCell<Vec<String>>>) {
+    let reports: Rc<RefCell<Vec<String>>> = Rc::default();
+    let r = reports.clone();
+    let cb = Closure::<dyn Fn(String)>::new(move |json: String| r.borrow_mut().push(json));
+    let f: Function = cb.as_ref().clone().unchecked_into();
+    cb.forget();
+    let opts =
+        format!(r#"{{"siteId":"{site}","endpoint":"http://127.0.0.1:9","autoPageview":false}}"#);
+    (JsTracker::new(&opts, f).ok().unwrap(), reports)
+}
+
+fn new_tracker_error(options: &str) -> String {
+    match JsTracker::new(options, Function::new_no_args("")) {
+        Ok(_) => "no error".into(),
+        Err(e) => {
+            let v: JsValue = e.into();
+            get(&v, "message").as_string().unwrap_or_default()
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn hostile_calls_are_reported_and_never_throw() {
+    let (_calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
+    let (t, reports) = js_tracker("t_hostile");
+    let huge = format!(r#"["track","big",{{"s":"{}"}}]"#, "x".repeat(1 << 20));
+    let inputs = [
+        "",
+        "null",
+        "undefined",
+        "[]",
+        "[null]",
+        "[42]",
+        "{}",
+        r#"["track"]"#,
+        r#"["track",null]"#,
+        r#"["track",{"a":1}]"#,
+        r#"["track","x",[1,2]]"#,
+        r#"["track","x",null,{"amount":"NaN","currency":"EUR"}]"#,
+        r#"["identify",{"email":"not an email"}]"#,
+        r#"["consent","maybe"]"#,
+        r#"["nope"]"#,
+        &huge,
+        "[\"track\",\"\\ud800\"]",
+    ];
+    for input in inputs {
+        let before = reports.borrow().len();
+        let r = t.call(input);
+        assert!(r.is_undefined() || input.contains("ud800"), "{input:.60}");
+        let after = reports.borrow();
+        if !input.contains("ud800") {
+            assert!(after.len() > before, "no report for {input:.60}");
+            assert!(
+                after.last().unwrap().contains(r#""type":"error""#),
+                "{}",
+                after.last().unwrap()
+            );
+        }
+    }
+    // And the tracker still works.
+    let id = t.call(r#"["track","fine",{"ok":true}]"#);
+    assert!(id.as_string().is_some_and(|s| s.len() == 36));
+    let flushed = t.call(r#"["flush"]"#);
+    wasm_bindgen_futures::JsFuture::from(Promise::from(flushed))
+        .await
+        .unwrap();
+    assert!(reports
+        .borrow()
+        .iter()
+        .any(|r| r.contains(r#""type":"delivered""#)));
+}
+
+#[wasm_bindgen_test]
+fn unusable_options_throw_one_actionable_error_from_the_constructor() {
+    let msg = new_tracker_error(r#"{"siteId":"bad id","endpoint":"http://x"}"#);
+    assert!(msg.starts_with("scantrack: siteId"), "{msg}");
+    let e = new_tracker_error(r#"{"siteId":"ok"}"#);
+    assert!(e.contains("endpoint is required"), "{e}");
+}
