@@ -31,3 +31,7 @@ stage "browser tests (wasm-pack test --headless --chrome)"
 # Debian's chromedriver; webdriver.json adds --no-sandbox (we run as root) and the quiet flags.
 CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=60 \
   wasm-pack test --headless --chrome --locked
+
+stage "browser tests (wasm-pack test --headless --firefox)"
+GECKODRIVER=$(command -v geckodriver) WASM_BINDGEN_TEST_TIMEOUT=90 \
+  wasm-pack test --headless --firefox --locked
