@@ -1,0 +1,65 @@
+// The script-tag build, run by scripts/build.sh after wasm-pack has written pkg/:
+//   dist/scantrack_bg.wasm  a copy of pkg/scantrack_bg.wasm
+//   dist/scantrack.js       js/loader.js + the glue, bundled by esbuild as a minified IIFE
+//                           (a classic script), with the wasm's sha384 baked in so that the
+//                           script tag's `integrity` covers the wasm as well
+//   dist/sri.json           {"scantrack.js": "sha384-...", "scantrack_bg.wasm": "sha384-..."}
+// and the CSP check: no eval or Function constructor in anything that ships (dist/ and the
+// npm package's JavaScript), since the snippet must run under
+// `Content-Security-Policy: script-src 'self' 'wasm-unsafe-eval'`.
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { build } from "esbuild";
+
+const DIST = "dist";
+const WASM = "scantrack_bg.wasm";
+const LOADER = "scantrack.js";
+/** Browsers the loader targets; the wasm itself needs reference types and bulk memory anyway. */
+const TARGET = ["es2019"];
+/** Code generation from strings: forbidden by a CSP without 'unsafe-eval'. */
+const FORBIDDEN = [/\beval\s*\(/, /\bnew\s+Function\b/, /\bFunction\s*\(\s*["'`]/, /setTimeout\s*\(\s*["'`]/];
+
+const sri = (path) => "sha384-" + createHash("sha384").update(readFileSync(path)).digest("base64");
+
+mkdirSync(DIST, { recursive: true });
+copyFileSync(`pkg/${WASM}`, `${DIST}/${WASM}`);
+const wasmIntegrity = sri(`${DIST}/${WASM}`);
+
+await build({
+  entryPoints: ["js/loader.js"],
+  outfile: `${DIST}/${LOADER}`,
+  bundle: true,
+  format: "iife",
+  minify: true,
+  target: TARGET,
+  legalComments: "none",
+  charset: "utf8",
+  define: { __SCANTRACK_WASM_INTEGRITY__: JSON.stringify(wasmIntegrity) },
+  // The glue's default wasm URL uses import.meta.url, which an IIFE does not have; the loader
+  // always passes the wasm explicitly, so that branch never runs.
+  logOverride: { "empty-import-meta": "silent" },
+  logLevel: "warning",
+});
+
+const shipped = [`${DIST}/${LOADER}`, "pkg/scantrack.js", "js/index.js", "js/core.js"];
+let bad = 0;
+for (const file of shipped) {
+  const text = readFileSync(file, "utf8");
+  for (const re of FORBIDDEN) {
+    const m = re.exec(text);
+    if (m) {
+      const at = text.slice(Math.max(0, m.index - 60), m.index + 60).replace(/\s+/g, " ");
+      console.error(`build: ${file} contains ${JSON.stringify(m[0])} (breaks CSP without 'unsafe-eval'): ...${at}...`);
+      bad++;
+    }
+  }
+}
+if (bad) process.exit(1);
+
+const hashes = { [LOADER]: sri(`${DIST}/${LOADER}`), [WASM]: wasmIntegrity };
+writeFileSync(`${DIST}/sri.json`, JSON.stringify(hashes, null, 2) + "\n");
+console.log("SRI (sha384, base64), also in dist/sri.json:");
+for (const [file, hash] of Object.entries(hashes)) console.log(`  dist/${file.padEnd(18)} ${hash}`);
+console.log(
+  `  <script async src="/dist/${LOADER}" integrity="${hashes[LOADER]}" crossorigin="anonymous" data-site-id="..." data-endpoint="..."></script>`,
+);
