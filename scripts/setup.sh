@@ -4,7 +4,8 @@
 #
 # Pinned versions: wasm-bindgen-cli must equal the wasm-bindgen version in Cargo.lock (the CLI
 # and the library share a schema); wasm-pack's own downloads from GitHub fail on our machines,
-# so it finds wasm-bindgen (cargo install) and wasm-opt (Debian's binaryen) on PATH instead.
+# so it finds wasm-bindgen (cargo install) and wasm-opt (npm's binaryen, via scripts/build.sh's
+# PATH) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,14 +19,13 @@ as_root() {
     log "need root for: $*"; return 1; fi
 }
 
-# --- Debian packages: headless Chromium + its driver (browser tests), binaryen (wasm-opt),
-#     Firefox ESR (wasm-pack test --firefox).
+# --- Debian packages: headless Chromium + its driver (browser and end-to-end tests), Firefox ESR
+#     (wasm-pack test --firefox). wasm-opt comes from npm's `binaryen` (pinned in package.json):
+#     Debian's wasm-opt 108 writes a module whose externref table wasm-bindgen cannot use.
 apt_needed=()
 command -v chromium >/dev/null || apt_needed+=(chromium)
 command -v chromedriver >/dev/null || apt_needed+=(chromium-driver)
-command -v wasm-opt >/dev/null || apt_needed+=(binaryen)
 command -v firefox-esr >/dev/null || command -v firefox >/dev/null || apt_needed+=(firefox-esr)
-command -v brotli >/dev/null || apt_needed+=(brotli)
 if [ ${#apt_needed[@]} -gt 0 ]; then
   log "apt-get install ${apt_needed[*]}"
   as_root apt-get update -qq
