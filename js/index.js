@@ -58,7 +58,7 @@ export async function init(options) {
     const tracker = new Tracker(json, reportFunction(hub));
     return live(tracker, hub);
   } catch (e) {
-    const error = "scantrack: " + messageOf(e) + "; events are not tracked";
+    const error = "scantrack: " + messageOf(e).replace(/^scantrack: /, "") + "; events are not tracked";
     log("error", error);
     hub.error(kind, error);
     return inert(hub, error);

@@ -203,7 +203,7 @@ function start() {
         try {
           tracker = new glue.Tracker(json, reportFunction(hub));
         } catch (e) {
-          return fail("config", messageOf(e));
+          return fail("config", messageOf(e).replace(/^scantrack: /, ""));
         }
         run = createRunner(tracker, hub);
         state = "live";
