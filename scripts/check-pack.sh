@@ -9,10 +9,11 @@
 # Needs pkg/ (it runs the build when pkg/ is missing) and the npm registry (vite, typescript).
 #   KEEP=1                     keep the temporary directory and print its path
 #   SCANTRACK_SKIP_BROWSER=1   skip the Chromium step
+#   SCANTRACK_VITE_VERSION=8   check with another Vite major (default 7)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-VITE_VERSION=7
+VITE_VERSION=${SCANTRACK_VITE_VERSION:-7}
 TYPESCRIPT_VERSION=5
 
 log() { printf '[check-pack] %s\n' "$*"; }
