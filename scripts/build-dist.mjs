@@ -4,7 +4,11 @@
 //                           (a classic script), with the wasm's sha384 baked in so that the
 //                           script tag's `integrity` covers the wasm as well
 //   dist/sri.json           {"scantrack.js": "sha384-...", "scantrack_bg.wasm": "sha384-..."}
-// and the CSP check: no eval or Function constructor in anything that ships (dist/ and the
+// It first hardens pkg/scantrack.js (the wasm-bindgen glue, shipped by both the script tag and
+// the npm package) in place: its `f.apply(...)` and `argN.call(...)` become Reflect.apply as
+// captured at load, so a page that later replaces Function.prototype.call/apply cannot break
+// the tracker's calls into the browser.
+// Then the CSP check: no eval or Function constructor in anything that ships (dist/ and the
 // npm package's JavaScript), since the snippet must run under
 // `Content-Security-Policy: script-src 'self' 'wasm-unsafe-eval'`.
 import { createHash } from "node:crypto";
@@ -19,8 +23,35 @@ const TARGET = ["es2019"];
 /** Code generation from strings: forbidden by a CSP without 'unsafe-eval'. */
 const FORBIDDEN = [/\beval\s*\(/, /\bnew\s+Function\b/, /\bFunction\s*\(\s*["'`]/, /setTimeout\s*\(\s*["'`]/];
 
+const GLUE = "pkg/scantrack.js";
+const HARDENED = "// scantrack: hardened";
+
+/** Rewrites the glue's uses of Function.prototype.call/apply; fails if any is left over. */
+function hardenGlue() {
+  let text = readFileSync(GLUE, "utf8");
+  if (!text.includes(HARDENED)) {
+    const header =
+      `${HARDENED}: Function.prototype.call/apply as they were when this module loaded (scripts/build-dist.mjs)\n` +
+      "const __scantrack_apply = Reflect.apply;\n" +
+      "function __scantrack_call(f, thisArg, ...args) { return __scantrack_apply(f, thisArg, args); }\n";
+    text = text
+      .replace(/\bf\.apply\(this, args\)/g, "__scantrack_apply(f, this, args)")
+      .replace(/\b(arg\d+)\.call\(/g, "__scantrack_call($1, ");
+    const nl = text.startsWith("/*") ? text.indexOf("\n") + 1 : 0; // keep @ts-self-types first
+    text = text.slice(0, nl) + header + text.slice(nl);
+    writeFileSync(GLUE, text);
+  }
+  const left = /\.(call|apply)\(/.exec(text.replace(/__scantrack_(call|apply)\(/g, ""));
+  if (left) {
+    const at = text.slice(Math.max(0, left.index - 80), left.index + 40).replace(/\s+/g, " ");
+    console.error(`build: ${GLUE} uses .${left[1]}( in a form build-dist.mjs does not rewrite: ...${at}...`);
+    process.exit(1);
+  }
+}
+
 const sri = (path) => "sha384-" + createHash("sha384").update(readFileSync(path)).digest("base64");
 
+hardenGlue();
 mkdirSync(DIST, { recursive: true });
 copyFileSync(`pkg/${WASM}`, `${DIST}/${WASM}`);
 const wasmIntegrity = sri(`${DIST}/${WASM}`);
