@@ -6,7 +6,7 @@
 //! JSON has no `undefined`: `JSON.stringify` turns an `undefined` argument into `null`, so a
 //! `null` optional argument means "not given".
 
-use scantrack_core::event::{Conversion, EventInput};
+use scantrack_core::event::{Amount, Conversion, EventInput};
 use scantrack_core::json::{self, Value};
 use scantrack_core::pipeline::Consent;
 
@@ -104,7 +104,7 @@ pub fn parse(text: &str) -> Result<Command, String> {
 
 fn conversion(c: &Value) -> Result<Conversion, String> {
     let amount = match c.get("amount") {
-        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::Number(n)) => Amount::Number(n.clone()),
         _ => return Err("scantrack('track', ...): conversion.amount must be a number, e.g. {amount: 19.98, currency: \"EUR\"}".into()),
     };
     let currency = match c.get("currency") {
@@ -135,7 +135,7 @@ mod tests {
         assert_eq!(
             t.conversion,
             Some(Conversion {
-                amount: 19.98,
+                amount: Amount::from_f64(19.98),
                 currency: "EUR".into()
             })
         );

@@ -5,7 +5,7 @@
 use core::time::Duration;
 
 use scantrack_core::config::ConfigError;
-use scantrack_core::json::{self, Value};
+use scantrack_core::json::{self, Number, Value};
 use scantrack_core::pii::{EmailNormalization, PiiPolicy};
 use scantrack_core::pipeline::Consent;
 use scantrack_core::Config;
@@ -181,9 +181,14 @@ fn string(key: &str, v: &Value) -> Result<String, String> {
 }
 
 fn count(key: &str, v: &Value) -> Result<usize, String> {
-    let n = v.as_number().map(|n| n.as_f64()).unwrap_or(f64::NAN);
-    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 {
-        Ok(n.min(usize::MAX as f64) as usize)
+    // Whole and not negative, however written (`10`, `10.0`, `1e1`), decided on the text
+    // (no float code in the snippet); beyond `usize` it saturates, as the check it replaced did.
+    let whole = v
+        .as_number()
+        .filter(|n| n.is_finite())
+        .and_then(Number::whole_u64);
+    if let Some(n) = whole {
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     } else {
         Err(format!("{key} must be a whole number, not {}", v.to_json()))
     }

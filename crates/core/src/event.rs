@@ -15,8 +15,32 @@ use crate::validate::{self, MAX_PROPERTIES_BYTES, MAX_URL_CHARS};
 /// `conversion_value`: an amount and an ISO 4217 currency.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conversion {
-    pub amount: f64,
+    pub amount: Amount,
     pub currency: String,
+}
+
+/// A conversion amount. From JavaScript it is the JSON number text that `JSON.stringify`
+/// wrote (`19.98`), kept as text end to end and sent as it came: the snippet then carries no
+/// float parsing or formatting code (some 30 KB of wasm, STYLE.md rule 6). Rust callers give an
+/// `f64` (`EventInput::with_conversion`), converted once, as JavaScript would write it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Amount {
+    /// A JSON number; `build` refuses one that is not finite (`1e400`).
+    Number(Number),
+    /// A Rust caller's `f64` with no JSON form, as Rust writes it: `NaN`, `inf` or `-inf`.
+    NotFinite(&'static str),
+}
+
+impl Amount {
+    /// The amount `x`, written as JavaScript's `String(x)` does.
+    pub fn from_f64(x: f64) -> Amount {
+        match Number::from_f64(x) {
+            Some(n) => Amount::Number(n),
+            None if x.is_nan() => Amount::NotFinite("NaN"),
+            None if x > 0.0 => Amount::NotFinite("inf"),
+            None => Amount::NotFinite("-inf"),
+        }
+    }
 }
 
 /// One event as the page describes it.
@@ -41,7 +65,12 @@ impl EventInput {
         self.properties = Some(properties);
         self
     }
-    pub fn with_conversion(mut self, amount: f64, currency: &str) -> Self {
+    /// A conversion from a Rust `f64` amount (see `Amount`).
+    pub fn with_conversion(self, amount: f64, currency: &str) -> Self {
+        self.with_conversion_amount(Amount::from_f64(amount), currency)
+    }
+    /// A conversion with the amount as JSON number text or an `Amount` already made.
+    pub fn with_conversion_amount(mut self, amount: Amount, currency: &str) -> Self {
         self.conversion = Some(Conversion {
             amount,
             currency: currency.to_string(),
@@ -85,6 +114,13 @@ impl From<PiiError> for TrackError {
     fn from(e: PiiError) -> Self {
         TrackError::Pii(e)
     }
+}
+
+fn not_finite(amount: &str) -> TrackError {
+    invalid(
+        "conversion_value.amount",
+        format!("must be a finite number, not {amount}"),
+    )
 }
 
 fn invalid(field: &str, message: String) -> TrackError {
@@ -185,12 +221,11 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
         let currency = c.currency.trim().to_ascii_uppercase();
         validate::check_currency(&currency)
             .map_err(|e| invalid("conversion_value.currency", e.msg))?;
-        let amount = Number::from_f64(c.amount).ok_or_else(|| {
-            invalid(
-                "conversion_value.amount",
-                format!("must be a finite number, not {}", c.amount),
-            )
-        })?;
+        let amount = match c.amount {
+            Amount::Number(n) if n.is_finite() => n,
+            Amount::Number(n) => return Err(not_finite(n.as_str())),
+            Amount::NotFinite(what) => return Err(not_finite(what)),
+        };
         put(
             "conversion_value",
             Value::Object(vec![

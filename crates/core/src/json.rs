@@ -438,6 +438,90 @@ impl Number {
     pub fn as_u64(&self) -> Option<u64> {
         self.0.parse().ok()
     }
+
+    /// True when the number has a finite `f64` value, i.e. `as_f64().is_finite()`, decided on
+    /// the text without any float code (the snippet carries none: see `Decimal`). A JSON
+    /// number is finite unless it rounds past `f64::MAX`, at or above the midpoint
+    /// `2^1024 - 2^970` (a tie rounds to even, which is infinity); `1e400` is not finite,
+    /// `1e-400` is (it rounds to zero).
+    pub fn is_finite(&self) -> bool {
+        /// `2^1024 - 2^970`, all 309 digits (it has no trailing zero).
+        const OVERFLOW: &[u8] = b"179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792";
+        let d = Decimal::of(&self.0);
+        match d.point.cmp(&(OVERFLOW.len() as i64)) {
+            _ if d.digits.is_empty() => true,
+            core::cmp::Ordering::Less => true,
+            core::cmp::Ordering::Greater => false,
+            // Same magnitude: compare digit strings (`digits` has no trailing zero).
+            core::cmp::Ordering::Equal => d.digits.as_bytes() < OVERFLOW,
+        }
+    }
+
+    /// The value when it is a whole number that is not negative (`-0` counts as 0), however it
+    /// is written (`3`, `3.0`, `0.3e1`), saturating at `u64::MAX`; `None` for fractions and
+    /// negative numbers. Decided on the text, exactly (no rounding through `f64`).
+    pub fn whole_u64(&self) -> Option<u64> {
+        let d = Decimal::of(&self.0);
+        if d.digits.is_empty() {
+            return Some(0);
+        }
+        if d.negative || d.point < d.digits.len() as i64 {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for i in 0..d.point {
+            let digit = d.digits.as_bytes().get(i as usize).map_or(0, |b| b - b'0');
+            n = match n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(digit)))
+            {
+                Some(n) => n,
+                None => return Some(u64::MAX),
+            };
+        }
+        Some(n)
+    }
+}
+
+/// A JSON number's text as `0.digits × 10^point`, for the checks that used to go through
+/// `f64`: float parsing and formatting are some 30 KB of wasm, and conversion amounts, option
+/// numbers and headers need none of it.
+struct Decimal {
+    negative: bool,
+    /// The significant digits: no leading or trailing zero; empty for zero.
+    digits: String,
+    point: i64,
+}
+
+impl Decimal {
+    /// `text` must be in JSON's number grammar (what `Number` holds).
+    fn of(text: &str) -> Decimal {
+        let (negative, t) = match text.strip_prefix('-') {
+            Some(t) => (true, t),
+            None => (false, text),
+        };
+        let (mantissa, exp) = t.split_once(['e', 'E']).unwrap_or((t, "0"));
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        // Exponents beyond any f64 saturate: 10^(10^15) is as infinite as 10^(10^100).
+        let (exp_negative, exp_digits) = match exp.as_bytes().first() {
+            Some(b'-') => (true, &exp[1..]),
+            Some(b'+') => (false, &exp[1..]),
+            _ => (false, exp),
+        };
+        let mut e: i64 = 0;
+        for b in exp_digits.bytes() {
+            e = (e * 10 + i64::from(b - b'0')).min(1_000_000_000_000_000);
+        }
+        let all: String = [int, frac].concat();
+        let leading = all.bytes().take_while(|&b| b == b'0').count();
+        let digits = all[leading..].trim_end_matches('0').to_owned();
+        let point = int.len() as i64 - leading as i64 + if exp_negative { -e } else { e };
+        Decimal {
+            negative,
+            digits,
+            point,
+        }
+    }
 }
 
 impl Value {
@@ -796,6 +880,55 @@ mod tests {
         assert_eq!(Number::from_f64(f64::NEG_INFINITY), None);
     }
 
+    #[test]
+    fn is_finite_is_decided_on_the_text_like_f64_would() {
+        let max = "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497791";
+        let tie = format!("{}2", &max[..max.len() - 1]);
+        let finite = [
+            "0", "-0", "0e999999999999999999999", "19.98", "1e308", "-1.7976931348623157e308",
+            "1e-400", max, "0.1797693134862315807937289714053034150799341327100378269361737789804449682927647509466490179775872070963302864166928879109465555478519404026306574886715058206819089020007083836762738548458177115317644757302700698555713669596228429148198608349364752927190741684443655107043427115596995080930428801779041744977917e309",
+        ];
+        let infinite = [
+            "1e309",
+            "-1e400",
+            "1.7976931348623159e308",
+            "1e99999999999999999999999999",
+            &tie,
+            "0.00000000000000000000000000000000000000000000000000000000001e368",
+        ];
+        for text in finite.iter().chain(infinite.iter()) {
+            let n = parse(text).unwrap();
+            let n = n.as_number().unwrap();
+            assert_eq!(n.is_finite(), n.as_f64().is_finite(), "{text}");
+            assert_eq!(n.is_finite(), finite.contains(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn whole_u64_reads_whole_numbers_however_written() {
+        let whole = |text: &str| parse(text).unwrap().as_number().unwrap().whole_u64();
+        for (text, want) in [
+            ("0", Some(0)),
+            ("-0", Some(0)),
+            ("-0.0e5", Some(0)),
+            ("10", Some(10)),
+            ("10.0", Some(10)),
+            ("1e1", Some(10)),
+            ("0.25e2", Some(25)),
+            ("2500e-2", Some(25)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", Some(u64::MAX)),
+            ("1e400", Some(u64::MAX)),
+            ("2.5", None),
+            ("25e-2", None),
+            ("-1", None),
+            ("-1e-9", None),
+            ("1.0000000000000000001", None),
+        ] {
+            assert_eq!(whole(text), want, "{text}");
+        }
+    }
+
     /// Arbitrary JSON values as serde_json builds them, strings biased towards the characters
     /// that need escaping.
     fn arb_serde_value() -> impl Strategy<Value = serde_json::Value> {
@@ -853,6 +986,26 @@ mod tests {
                     prop_assert_eq!(parse(n.as_str()).unwrap(), Value::Number(n.clone()));
                 }
             }
+        }
+
+        #[test]
+        fn is_finite_agrees_with_parsing_to_f64(
+            text in "-?(0|[1-9][0-9]{0,30})(\\.[0-9]{1,30})?([eE][+-]?(30[0-9]|3[0-3][0-9]|[0-9]{1,2}))?"
+        ) {
+            let n = parse(&text).unwrap();
+            let n = n.as_number().unwrap();
+            prop_assert_eq!(n.is_finite(), n.as_f64().is_finite(), "{}", text);
+        }
+
+        #[test]
+        fn whole_u64_agrees_with_f64_on_small_numbers(
+            text in "-?(0|[1-9][0-9]{0,8})(\\.[0-9]{1,4})?([eE][+-]?[0-9])?"
+        ) {
+            let n = parse(&text).unwrap();
+            let n = n.as_number().unwrap();
+            let x = n.as_f64();
+            let want = (x >= 0.0 && x.fract() == 0.0).then_some(x as u64);
+            prop_assert_eq!(n.whole_u64(), want, "{}", text);
         }
 
         #[test]

@@ -132,7 +132,8 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
     let exhausted = resp
         .rate_limit_remaining
         .as_deref()
-        .is_some_and(|v| v.trim().parse::<f64>().is_ok_and(|n| n <= 0.0));
+        .and_then(header_number)
+        .is_some_and(|n| n.negative || n.zero);
     let status = resp.status;
     let verdict = match status {
         200..=299 => Verdict::Delivered {
@@ -191,16 +192,54 @@ const RESET_DELTA_THRESHOLD: u64 = 1_000_000_000;
 
 /// `X-RateLimit-Reset`: Unix time in seconds (the contract), or a delta in seconds.
 pub fn parse_rate_limit_reset(value: &str, now: Millis) -> Option<Millis> {
-    let secs: f64 = value.trim().parse().ok()?;
-    if !secs.is_finite() || secs < 0.0 {
+    let n = header_number(value)?;
+    if n.negative && !n.zero {
         return None;
     }
-    let ms = (secs * 1000.0) as u64;
-    if secs < RESET_DELTA_THRESHOLD as f64 {
-        Some(Millis(now.0.saturating_add(ms)))
+    if n.thousandths < RESET_DELTA_THRESHOLD * 1000 {
+        Some(Millis(now.0.saturating_add(n.thousandths)))
     } else {
-        Some(Millis(ms))
+        Some(Millis(n.thousandths))
     }
+}
+
+/// A rate-limit header's number.
+struct HeaderNumber {
+    /// Written with a `-` (`-0` included).
+    negative: bool,
+    /// All its digits are 0.
+    zero: bool,
+    /// The magnitude in thousandths, truncated (seconds to milliseconds), saturating.
+    thousandths: u64,
+}
+
+/// A header value as a decimal number, `[+-]digits[.digits]` (either side of the point may be
+/// empty, not both) with whitespace around. Read as text, not through `f64`: the snippet
+/// carries no float code. Exponents, `inf` and `NaN` are not numbers here (servers send
+/// integers; the draft RateLimit fields allow nothing else).
+fn header_number(value: &str) -> Option<HeaderNumber> {
+    let v = value.trim();
+    let (negative, v) = match v.as_bytes().first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    let digits = || int.bytes().chain(frac.bytes());
+    if digits().next().is_none() || !digits().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let millis_digits = int
+        .bytes()
+        .chain(frac.bytes().chain(core::iter::repeat(b'0')).take(3));
+    let thousandths = millis_digits.fold(0u64, |n, b| {
+        n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    });
+    Some(HeaderNumber {
+        negative,
+        zero: digits().all(|b| b == b'0'),
+        thousandths,
+    })
 }
 
 /// A 200's `errors`: `[{"index": 3, "event_id": "...", "message": "..."}]`.
@@ -403,6 +442,45 @@ mod tests {
         );
         assert_eq!(parse_rate_limit_reset("x", NOW), None);
         assert_eq!(parse_rate_limit_reset("-1", NOW), None);
+    }
+
+    #[test]
+    fn rate_limit_headers_are_decimal_numbers_read_without_floats() {
+        assert_eq!(
+            parse_rate_limit_reset(" 1795428042.25 ", NOW),
+            Some(Millis(1_795_428_042_250))
+        );
+        assert_eq!(
+            parse_rate_limit_reset("1.5", NOW),
+            Some(Millis(NOW.0 + 1_500))
+        );
+        assert_eq!(
+            parse_rate_limit_reset("+2.0009", NOW),
+            Some(Millis(NOW.0 + 2_000))
+        );
+        assert_eq!(parse_rate_limit_reset("-0", NOW), Some(NOW));
+        assert_eq!(parse_rate_limit_reset(".5", NOW), Some(Millis(NOW.0 + 500)));
+        assert_eq!(
+            parse_rate_limit_reset("99999999999999999999999", NOW),
+            Some(Millis(u64::MAX))
+        );
+        for bad in ["", ".", "-", "1e3", "inf", "NaN", "1.2.3", "0x10", "1 2"] {
+            assert_eq!(parse_rate_limit_reset(bad, NOW), None, "{bad:?}");
+        }
+        let wait = |remaining: &str| {
+            let r = http(200).with_rate_limit(Some(remaining), Some("1795428030"));
+            classify(&Outcome::Http(r), NOW).server_wait_until
+        };
+        for exhausted in ["0", " 0 ", "0.0", "-0", "-3", "+0"] {
+            assert_eq!(
+                wait(exhausted),
+                Some(Millis(1_795_428_030_000)),
+                "{exhausted:?}"
+            );
+        }
+        for left in ["1", "0.5", "x", ""] {
+            assert_eq!(wait(left), None, "{left:?}");
+        }
     }
 
     #[test]

@@ -416,7 +416,7 @@ pub fn check_event(event: &Value) -> Vec<(String, FieldError)> {
             match present(cv, "amount") {
                 None => push("conversion_value.amount", FieldError::missing()),
                 Some(Value::Number(n)) => {
-                    if !n.as_f64().is_finite() {
+                    if !n.is_finite() {
                         push(
                             "conversion_value.amount",
                             FieldError::new(
