@@ -1,19 +1,19 @@
-//! The JavaScript half of every public entry point, shared by the script-tag loader
-//! (`loader.js`) and the npm entry (`index.js`): it turns a call into the JSON text the wasm
-//! `Tracker` takes, and the tracker's JSON reports into callbacks.
-//!
-//! Invariants:
-//! - Nothing here throws into the page. Every path that touches page-supplied values
-//!   (arguments, listeners, getters, `toJSON`) is inside try/catch; failures become an `error`
-//!   report, never an exception.
-//! - Built-ins are captured when this module is evaluated (script load time): a page that later
-//!   replaces `JSON.stringify`, `Array.prototype.push`, `Function.prototype.call` or
-//!   `console.error` cannot break the tracker or make it throw. For the same reason this file
-//!   uses no spread, no `for...of` and no array methods on page data (they go through
-//!   overridable iterators and prototypes).
-//! - Listeners never run inside a wasm call: reports are queued and dispatched from a microtask,
-//!   so a listener may call back into the tracker (re-entering a wasm method that holds a
-//!   borrow would abort the module).
+// The JavaScript half of every public entry point, shared by the script-tag loader
+// (`loader.js`) and the npm entry (`index.js`): it turns a call into the JSON text the wasm
+// `Tracker` takes, and the tracker's JSON reports into callbacks.
+//
+// Invariants:
+// - Nothing here throws into the page. Every path that touches page-supplied values
+//   (arguments, listeners, getters, `toJSON`) is inside try/catch; failures become an `error`
+//   report, never an exception.
+// - Built-ins are captured when this module is evaluated (script load time): a page that later
+//   replaces `JSON.stringify`, `Array.prototype.push`, `Function.prototype.call` or
+//   `console.error` cannot break the tracker or make it throw. For the same reason this file
+//   uses no spread, no `for...of` and no array methods on page data (they go through
+//   overridable iterators and prototypes).
+// - Listeners never run inside a wasm call: reports are queued and dispatched from a microtask,
+//   so a listener may call back into the tracker (re-entering a wasm method that holds a
+//   borrow would abort the module).
 
 const stringify = JSON.stringify;
 const parse = JSON.parse;

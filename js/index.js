@@ -1,15 +1,15 @@
-//! The npm entry of the `scantrack` package: `init(options)` loads the wasm module and returns a
-//! tracker object with the same methods and the same never-throw rules as the script tag's
-//! `window.scantrack(...)`.
-//!
-//! The wasm is located with `new URL("../pkg/scantrack_bg.wasm", import.meta.url)`, the form
-//! bundlers (Vite, Rollup, webpack 5, Parcel) recognise and copy as an asset without a plugin.
-//! With esbuild, import the wasm as a file (`import wasm from "scantrack/scantrack_bg.wasm"`
-//! with `--loader:.wasm=file`) and pass it as the `wasm` option.
-//!
-//! Invariant: neither `init` nor any tracker method throws or rejects. `init` resolves to an
-//! inert tracker (its `error` says why) when the module cannot load or the options are unusable,
-//! after one console error and an `error` report to the `on.error` option's callback.
+// The npm entry of the `scantrack` package: `init(options)` loads the wasm module and returns a
+// tracker object with the same methods and the same never-throw rules as the script tag's
+// `window.scantrack(...)`.
+//
+// The wasm is located with `new URL("../pkg/scantrack_bg.wasm", import.meta.url)`, the form
+// bundlers (Vite, Rollup, webpack 5, Parcel) recognise and copy as an asset without a plugin.
+// With esbuild, import the wasm as a file (`import wasm from "scantrack/scantrack_bg.wasm"`
+// with `--loader:.wasm=file`) and pass it as the `wasm` option.
+//
+// Invariant: neither `init` nor any tracker method throws or rejects. `init` resolves to an
+// inert tracker (its `error` says why) when the module cannot load or the options are unusable,
+// after one console error and an `error` report to the `on.error` option's callback.
 
 import initWasm, { Tracker } from "../pkg/scantrack.js";
 import { createHub, createRunner, reportFunction, optionsJson, log, messageOf, settle } from "./core.js";

@@ -1,17 +1,17 @@
-//! The script-tag loader, bundled with the wasm-bindgen glue into `dist/scantrack.js` (a classic
-//! script, IIFE). It takes over `window.scantrack` from the page's stub snippet, loads
-//! `scantrack_bg.wasm` from next to itself, creates the tracker from the tag's `data-*`
-//! attributes, replays the calls queued before it loaded, and from then on runs each call at once.
-//!
-//! Invariants:
-//! - Everything the loader needs from the page (its own <script> element, attributes, `fetch`)
-//!   is read synchronously at the start: `document.currentScript` is null once this script's
-//!   first task is over, and a page may replace globals later.
-//! - `window.scantrack` is always a function that never throws, whatever happens: while the
-//!   module loads it queues calls (at most MAX_PENDING_CALLS), afterwards it runs them, and if the
-//!   module cannot load it stays a harmless capped stub after exactly one console error.
-//! - The glue is imported lazily, so even its module-level code (TextDecoder etc.) runs inside
-//!   the try/catch that turns any failure into that one console error.
+// The script-tag loader, bundled with the wasm-bindgen glue into `dist/scantrack.js` (a classic
+// script, IIFE). It takes over `window.scantrack` from the page's stub snippet, loads
+// `scantrack_bg.wasm` from next to itself, creates the tracker from the tag's `data-*`
+// attributes, replays the calls queued before it loaded, and from then on runs each call at once.
+//
+// Invariants:
+// - Everything the loader needs from the page (its own <script> element, attributes, `fetch`)
+//   is read synchronously at the start: `document.currentScript` is null once this script's
+//   first task is over, and a page may replace globals later.
+// - `window.scantrack` is always a function that never throws, whatever happens: while the
+//   module loads it queues calls (at most MAX_PENDING_CALLS), afterwards it runs them, and if the
+//   module cannot load it stays a harmless capped stub after exactly one console error.
+// - The glue is imported lazily, so even its module-level code (TextDecoder etc.) runs inside
+//   the try/catch that turns any failure into that one console error.
 
 import { createHub, createRunner, reportFunction, optionsJson, toArray, log, messageOf } from "./core.js";
 
