@@ -11,6 +11,7 @@
 //! Invariant enforced by the build: this crate has no browser dependency (see Cargo.toml); it is
 //! compiled and tested on the host.
 
+pub mod casing;
 pub mod config;
 pub mod entropy;
 pub mod event;

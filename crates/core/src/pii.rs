@@ -17,10 +17,12 @@
 //!   yields `ada@example.com`, and `mailto:ada@example.com` yields `ada@example.com`. Leading
 //!   quotes (`'`, `` ` ``) are not part of it (`'ada@example.com'` is quoted text); the local
 //!   part must not be empty;
-//! - the **domain** extends right over letters and digits (any script, and combining marks so
-//!   that decomposed accents do not cut a name short), `-` and `.`, without trailing dots and
-//!   hyphens (`ada@example.com.` ends a sentence), and must hold at least one dot with a
-//!   non-empty label on both sides (`a@b`, `user@localhost` are not addresses).
+//! - the **domain** extends right over ASCII letters and digits, `-`, `.`, and the non-ASCII
+//!   characters of local parts (any script, combining marks, symbols: no Unicode tables are
+//!   needed to tell a letter from a symbol, and an `example.com→` swallowed into the redaction
+//!   errs on the safe side), without trailing dots and hyphens (`ada@example.com.` ends a
+//!   sentence), and must hold at least one dot with a non-empty label on both sides (`a@b`,
+//!   `user@localhost` are not addresses).
 //!
 //! The rule errs on the side of redacting: it ignores TLD lists and lengths, so `v1.2@3.4` or an
 //! address with a typo counts as an address. Overlapping addresses (`a@b.com@c.com`) are
@@ -36,6 +38,7 @@
 //! Scanning is linear: a local part never extends past the previous separator and a domain never
 //! past the next one, so no character is visited more than twice.
 
+use crate::casing;
 use crate::json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,7 +111,7 @@ impl std::error::Error for PiiError {}
 /// `.com`): identify() is given one address by the site, so a typo is reported rather than
 /// hashed into an identity that never matches.
 pub fn normalize_email(raw: &str, mode: EmailNormalization) -> Result<String, PiiError> {
-    let s = raw.trim().to_lowercase();
+    let s = casing::to_lowercase(raw.trim());
     let not = |reason| Err(PiiError::NotAnEmail { reason });
     if s.is_empty() {
         return not("it is empty");
@@ -391,7 +394,7 @@ fn replace_addresses(
 /// is just lower-cased, which still hashes it.
 fn normalize_found(found: &str, mode: EmailNormalization) -> String {
     let decoded = found.replace("%40", "@");
-    normalize_email(&decoded, mode).unwrap_or_else(|_| decoded.to_lowercase())
+    normalize_email(&decoded, mode).unwrap_or_else(|_| casing::to_lowercase(&decoded))
 }
 
 /// Byte ranges `(start, end)` of the addresses in `s`, one per separator that has a non-empty
@@ -466,17 +469,21 @@ fn is_local_char(c: char) -> bool {
     if c.is_ascii() {
         c.is_ascii_alphanumeric() || "!#$%'*+-.^_`|~".contains(c)
     } else {
-        !(c.is_whitespace() || c.is_control() || is_text_delimiter(c))
+        is_word_char(c)
     }
 }
 
 /// Domain characters are all local-part characters (see the module documentation for why
 /// that matters).
 fn is_domain_char(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || c == '-'
-        || c == '.'
-        || (!c.is_ascii() && (c.is_alphanumeric() || is_combining_mark(c)))
+    c.is_ascii_alphanumeric() || c == '-' || c == '.' || (!c.is_ascii() && is_word_char(c))
+}
+
+/// A non-ASCII character that does not end a word: anything but whitespace, controls and the
+/// text delimiters below. Letters and symbols alike (telling them apart takes Unicode tables
+/// that every visitor would download), which errs on the side of redacting.
+fn is_word_char(c: char) -> bool {
+    !(c.is_whitespace() || c.is_control() || is_text_delimiter(c))
 }
 
 /// Non-ASCII quotes, brackets and punctuation that end a word in running text.
@@ -491,16 +498,6 @@ fn is_text_delimiter(c: char) -> bool {
             | '，' | '。' | '、' | '：' | '；' | '？' | '！' | '＝' | '＆' | '／'
             | '…'
     )
-}
-
-/// The combining diacritical mark blocks: a decomposed accent (`e` + U+0301) is part of a word.
-fn is_combining_mark(c: char) -> bool {
-    matches!(c,
-        '\u{0300}'..='\u{036F}'
-            | '\u{1AB0}'..='\u{1AFF}'
-            | '\u{1DC0}'..='\u{1DFF}'
-            | '\u{20D0}'..='\u{20FF}'
-            | '\u{FE20}'..='\u{FE2F}')
 }
 
 #[cfg(test)]
@@ -724,6 +721,20 @@ mod tests {
         assert_eq!(
             redact("https://user:secret@example.com/p"),
             "https://user:[email redacted]/p"
+        );
+    }
+
+    #[test]
+    fn non_ascii_symbols_after_a_domain_err_on_the_side_of_redacting() {
+        assert_eq!(redact("ada@example.com→next step"), "[email redacted] step");
+        assert_eq!(
+            redact("ada@example.com\u{a0}next"),
+            "[email redacted]\u{a0}next"
+        );
+        assert_eq!(redact("ada@example.com…"), "[email redacted]…");
+        assert_eq!(
+            normalize_email("ΟΔΥΣΣΕΥΣ@Example.GR", Standard).unwrap(),
+            "οδυσσευς@example.gr"
         );
     }
 
