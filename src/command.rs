@@ -86,7 +86,7 @@ pub fn parse(text: &str) -> Result<Command, String> {
         "reset" => Ok(Command::Reset),
         "consent" => match arg(1) {
             Some(Value::String(s)) => Consent::parse(s).map(Command::Consent).ok_or_else(|| {
-                format!("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\", not {s:?}")
+                format!("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\", not {}", json::quote(s))
             }),
             _ => Err("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\"".into()),
         },

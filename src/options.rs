@@ -140,7 +140,8 @@ impl Options {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown option {key:?}; see the README for the list"
+                        "unknown option {}; see the README for the list",
+                        json::quote(key)
                     ))
                 }
             }
@@ -158,7 +159,8 @@ fn parse_endpoint(endpoint: &str) -> Result<String, String> {
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(e.to_string()),
         _ => Err(format!(
-            "endpoint {endpoint:?} is not an http(s) URL; use the collector's base URL, e.g. \"https://collect.example.com\""
+            "endpoint {} is not an http(s) URL; use the collector's base URL, e.g. \"https://collect.example.com\"",
+            json::quote(endpoint)
         )),
     }
 }

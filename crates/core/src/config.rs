@@ -84,7 +84,8 @@ impl Config {
             return Err(ConfigError {
                 option: "siteId",
                 message: format!(
-                    "{site_id:?} is not a site id: use 1 to 64 of A-Z a-z 0-9 _ - (e.g. \"site_demo\")"
+                    "{} is not a site id: use 1 to 64 of A-Z a-z 0-9 _ - (e.g. \"site_demo\")",
+                    crate::json::quote(site_id)
                 ),
             });
         }

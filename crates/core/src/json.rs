@@ -371,6 +371,14 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// `s` as a JSON string literal, for quoting a value in a message: `"site demo"`. Replaces
+/// `{:?}`, whose escaping needs Unicode printability tables in the wasm.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_str(&mut out, s);
+    out
+}
+
 impl Number {
     /// A number from an `f64`; `None` for NaN and infinities (JSON has no such values).
     /// Formats like JavaScript's `Number.prototype.toString` for the values tests use

@@ -46,7 +46,11 @@ impl core::fmt::Display for PersistError {
                 write!(f, "stored value has format version {v}, this build reads {FORMAT_VERSION}; discarded")
             }
             PersistError::ForeignSite(s) => {
-                write!(f, "stored value belongs to site {s:?}; discarded")
+                write!(
+                    f,
+                    "stored value belongs to site {}; discarded",
+                    crate::json::quote(s)
+                )
             }
         }
     }
