@@ -8,11 +8,11 @@ export PATH="$HOME/.cargo/bin:$PATH"
 LISTEN=${SCANTRACK_LISTEN:-127.0.0.1:8787}
 
 bash scripts/build.sh
-cargo build --release --locked -p scantrack-collector
+cargo build --profile collector --locked -p scantrack-collector
 
 echo
 echo "scantrack demo:      http://$LISTEN/demo/"
 echo "event inspector:     http://$LISTEN/"
 echo "(Ctrl-C to stop; events are kept in scantrack.db)"
 echo
-exec target/release/scantrack-collector --listen "$LISTEN" --db scantrack.db --www www --dist dist
+exec target/collector/scantrack-collector --listen "$LISTEN" --db scantrack.db --www www --dist dist

@@ -35,3 +35,16 @@ CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=60 \
 stage "browser tests (wasm-pack test --headless --firefox)"
 GECKODRIVER=$(command -v geckodriver) WASM_BINDGEN_TEST_TIMEOUT=90 \
   wasm-pack test --headless --firefox --locked
+
+stage "build: wasm, pkg/ (npm) and dist/ (script tag)"
+bash scripts/build.sh
+
+stage "size (budget: 20,000 bytes brotli; reported, not yet enforced: see README, Size)"
+node scripts/size.mjs --no-budget
+
+stage "npm package: npm pack, then a Vite build and esbuild bundle using it, run in Chromium"
+bash scripts/check-pack.sh
+
+stage "end to end: the snippet in headless Chromium against real collectors"
+cargo build --profile collector --locked -p scantrack-collector
+node --test --test-concurrency=1 tests/e2e/
