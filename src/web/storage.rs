@@ -2,14 +2,14 @@
 //! `window.localStorage` throws), disabled, or full (`QuotaExceededError`) must never cost an
 //! event or throw into the page: the tracker keeps going in memory and reports it once.
 
-use std::collections::BTreeMap;
-
 use scantrack_core::pipeline::StorageOp;
 use wasm_bindgen::JsValue;
 
 pub enum Store {
     Local(web_sys::Storage),
-    Memory(BTreeMap<String, String>),
+    /// Key-value pairs: two keys per site (queue and session), so a list, not a map (a
+    /// `BTreeMap` instantiation is kilobytes of wasm).
+    Memory(Vec<(String, String)>),
 }
 
 /// A short description of a thrown JS value: `QuotaExceededError: ...`.
@@ -42,16 +42,16 @@ impl Store {
             Ok(Some(s)) => match s.set_item(PROBE, "1").and_then(|_| s.remove_item(PROBE)) {
                 Ok(()) => (Store::Local(s), None),
                 Err(e) => (
-                    Store::Memory(BTreeMap::new()),
+                    Store::Memory(Vec::new()),
                     Some(memory_notice(&describe(&e))),
                 ),
             },
             Ok(None) => (
-                Store::Memory(BTreeMap::new()),
+                Store::Memory(Vec::new()),
                 Some(memory_notice("not available")),
             ),
             Err(e) => (
-                Store::Memory(BTreeMap::new()),
+                Store::Memory(Vec::new()),
                 Some(memory_notice(&describe(&e))),
             ),
         }
@@ -60,7 +60,7 @@ impl Store {
     pub fn get(&self, key: &str) -> Option<String> {
         match self {
             Store::Local(s) => s.get_item(key).ok().flatten(),
-            Store::Memory(m) => m.get(key).cloned(),
+            Store::Memory(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
         }
     }
 
@@ -74,13 +74,13 @@ impl Store {
         };
         let notice = result.err().map(|e| memory_notice(&describe(&e)));
         if notice.is_some() {
-            *self = Store::Memory(BTreeMap::new());
+            *self = Store::Memory(Vec::new());
         }
         if let Store::Memory(m) = self {
-            match op.value {
-                Some(v) => m.insert(op.key, v),
-                None => m.remove(&op.key),
-            };
+            m.retain(|(k, _)| *k != op.key);
+            if let Some(v) = op.value {
+                m.push((op.key, v));
+            }
         }
         notice
     }
