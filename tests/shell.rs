@@ -35,6 +35,14 @@ fn get(o: &JsValue, k: &str) -> JsValue {
 type Calls = Rc<RefCell<Vec<(f64, Call)>>>;
 
 fn stub_fetch(replies: Vec<(u16, Option<&'static str>, &'static str)>) -> (Calls, impl Drop) {
+    stub_fetch_with(replies, Rc::new(|| {}))
+}
+
+/// `stub_fetch`, running `during` inside each fetch call (as a page's fetch wrapper would).
+fn stub_fetch_with(
+    replies: Vec<(u16, Option<&'static str>, &'static str)>,
+    during: Rc<dyn Fn()>,
+) -> (Calls, impl Drop) {
     let window = web_sys::window().unwrap();
     let original = get(&window, "fetch");
     let calls: Calls = Rc::default();
@@ -52,6 +60,7 @@ fn stub_fetch(replies: Vec<(u16, Option<&'static str>, &'static str)>) -> (Calls
             };
             let n = seen.borrow().len();
             seen.borrow_mut().push((js_sys::Date::now(), call));
+            during();
             let (status, retry_after, body) = replies[n.min(replies.len() - 1)];
             let init = web_sys::ResponseInit::new();
             init.set_status(status);
@@ -300,4 +309,47 @@ fn unusable_options_throw_one_actionable_error_from_the_constructor() {
     assert!(msg.starts_with("scantrack: siteId"), "{msg}");
     let e = new_tracker_error(r#"{"siteId":"ok"}"#);
     assert!(e.contains("endpoint is required"), "{e}");
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_wrapper_that_calls_back_into_the_tracker_does_not_break_it() {
+    // Error trackers and APM agents wrap fetch; one that tracks from inside its wrapper calls
+    // the tracker while the tracker is sending.
+    let slot: Rc<RefCell<Option<JsTracker>>> = Rc::default();
+    let inside = slot.clone();
+    let during: Rc<dyn Fn()> = Rc::new(move || {
+        if let Some(t) = inside.borrow().as_ref() {
+            t.call(r#"["track","from_fetch_wrapper"]"#);
+        }
+    });
+    let (calls, restore) = stub_fetch_with(vec![(200, None, "{}")], during);
+    let (t, reports) = js_tracker("t_reenter");
+    *slot.borrow_mut() = Some(t);
+    let flush = |s: &Rc<RefCell<Option<JsTracker>>>| {
+        let p = s.borrow().as_ref().unwrap().call(r#"["track","first"]"#);
+        assert!(p.as_string().is_some());
+        Promise::from(s.borrow().as_ref().unwrap().call(r#"["flush"]"#))
+    };
+    wasm_bindgen_futures::JsFuture::from(flush(&slot))
+        .await
+        .unwrap();
+    TimeoutFuture::new(50).await;
+    let again = Promise::from(slot.borrow().as_ref().unwrap().call(r#"["flush"]"#));
+    wasm_bindgen_futures::JsFuture::from(again).await.unwrap();
+    let bodies: Vec<String> = calls.borrow().iter().map(|(_, c)| c.body.clone()).collect();
+    assert!(bodies.iter().any(|b| b.contains("\"first\"")), "{bodies:?}");
+    assert!(
+        bodies.iter().any(|b| b.contains("from_fetch_wrapper")),
+        "{bodies:?}"
+    );
+    assert!(
+        reports
+            .borrow()
+            .iter()
+            .all(|r| !r.contains("\"type\":\"error\"")),
+        "{:?}",
+        reports.borrow()
+    );
+    slot.borrow_mut().take();
+    drop(restore);
 }

@@ -67,6 +67,16 @@ fn notice_json(n: &Notice) -> String {
     Value::Object(members).to_json()
 }
 
+fn run(tracker: &Tracker, args_json: &str) -> JsValue {
+    match command::parse(args_json) {
+        Ok(c) => tracker.run(c).unwrap_or(JsValue::UNDEFINED),
+        Err(message) => {
+            tracker.report_invalid_call(message);
+            JsValue::UNDEFINED
+        }
+    }
+}
+
 #[wasm_bindgen(js_class = Tracker)]
 impl JsTracker {
     /// Starts tracking. Throws an `Error` whose message says what to fix when the options are
@@ -86,13 +96,18 @@ impl JsTracker {
     /// Runs `[command, ...args]` (JSON). Returns the event id for `track`/`page`, a promise
     /// for `flush`, `undefined` otherwise. Bad input is reported, never thrown.
     pub fn call(&self, args_json: &str) -> JsValue {
-        match command::parse(args_json) {
-            Ok(c) => self.tracker.run(c).unwrap_or(JsValue::UNDEFINED),
-            Err(message) => {
-                self.tracker.report_invalid_call(message);
-                JsValue::UNDEFINED
-            }
+        if self.tracker.busy() {
+            // A call from inside one of ours (the page's storage or fetch wrapper called
+            // back): run it as soon as the current one is over, never re-entrantly.
+            let tracker = self.tracker.clone();
+            let args = args_json.to_string();
+            gloo_timers::callback::Timeout::new(0, move || {
+                run(&tracker, &args);
+            })
+            .forget();
+            return JsValue::UNDEFINED;
         }
+        run(&self.tracker, args_json)
     }
 
     /// The current `scan_session_id`.

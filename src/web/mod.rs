@@ -433,23 +433,23 @@ impl Tracker {
     }
 
     fn send(&self, t: Transmit) {
-        let s = self.inner.borrow();
+        // No borrow is held while the page's code runs: `fetch` may be a wrapper (error
+        // trackers, APM agents) that calls back into the tracker.
+        let transport = self.inner.borrow().transport.clone();
         let id = t.id;
-        if t.unload && s.transport.beacon_only() {
-            let outcome = if s.transport.beacon(&t.body) {
+        if t.unload && transport.beacon_only() {
+            let outcome = if transport.beacon(&t.body) {
                 scantrack_core::response::Outcome::Unconfirmed
             } else {
                 scantrack_core::response::Outcome::NetworkError("sendBeacon refused".into())
             };
-            drop(s);
             self.inner
                 .borrow_mut()
                 .pipeline
                 .handle_response(id, outcome, now());
             return;
         }
-        let reply = s.transport.post(&t.body);
-        drop(s);
+        let reply = transport.post(&t.body);
         let weak = self.weak();
         wasm_bindgen_futures::spawn_local(async move {
             let outcome = reply.await;
@@ -461,6 +461,12 @@ impl Tracker {
                 Tracker { inner }.drive();
             }
         });
+    }
+
+    /// True while the tracker is in the middle of a call (the page's code, run from inside it,
+    /// called back).
+    pub fn busy(&self) -> bool {
+        self.inner.try_borrow_mut().is_err()
     }
 
     /// The page is being hidden or unloaded: storage written now, queued events sent in

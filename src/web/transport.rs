@@ -16,6 +16,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::storage::describe;
 
+/// Cheap to clone (handles to JS objects): the shell clones it out of its state before calling
+/// into the page's `fetch`, so that a page's `fetch` wrapper may call the tracker again.
+#[derive(Clone)]
 pub struct Transport {
     window: web_sys::Window,
     fetch: Option<Function>,
