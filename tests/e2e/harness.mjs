@@ -11,6 +11,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { before, after, beforeEach, afterEach } from "node:test";
 import { chromium } from "playwright-core";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -124,9 +125,12 @@ export function snippetPage({ endpoint, siteId = defaultSiteId, attrs = "", csp 
  * Access rules would then block its requests to loopback), opens it with `query`, and collects
  * page errors and console errors.
  */
-export async function openPage(context, site, name, html, query = "") {
-  writeFileSync(join(site.pagesDir, name), html);
+export async function openPage(context, site, name, html, query = "", { initScript } = {}) {
+  // `html` null: the page is already in pagesDir (e.g. a built app copied there).
+  if (html !== null) writeFileSync(join(site.pagesDir, name), html);
   const page = await context.newPage();
+  // Runs before any script of the page (e.g. to fake a browser signal such as GPC).
+  if (initScript) await page.addInitScript(initScript);
   const problems = { pageErrors: [], consoleErrors: [] };
   page.on("pageerror", (e) => problems.pageErrors.push(String(e)));
   // "Failed to load resource" lines are Chromium's own network log (a 429 or 503 the test
@@ -165,3 +169,71 @@ export async function saveEvidence(name, page, collectors) {
     writeFileSync(join(RESULTS, `${safe}.${label}.requests.json`), JSON.stringify(log, null, 2));
   }
 }
+
+/** Resolves once the script tag's module is initialised (`scantrack('ready', ...)`). */
+export async function ready(page, ms = 15_000) {
+  await page.evaluate((ms) => new Promise((ok, fail) => {
+    setTimeout(() => fail(new Error(`scantrack was not ready within ${ms} ms`)), ms);
+    window.scantrack("ready", ok);
+  }), ms);
+}
+
+/** Resolves after `ms`: for tests that check that nothing happens during a time. */
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The shared set-up of a test file: registers node:test hooks that start the two collectors
+ * (`site` serves pages and dist/, `api` is the endpoint) and one Chromium for the file, reset
+ * the api collector (plan, log, rate limits, stored events) before each test, and keep a
+ * screenshot and both request logs of a failed test in test-results/.
+ *
+ * Use: `const e2e = e2eSuite();` at the top of a file, then
+ * `test(name, { timeout }, () => e2e.scenario(async (cur) => { const { page, problems } = await cur.open(...); ... }))`.
+ * `cur.siteId` is a fresh site id (pages of one origin share localStorage); `cur.open` serves
+ * and opens a page and records it as the one to screenshot.
+ */
+export function e2eSuite() {
+  const e2e = { site: null, api: null, browser: null, current: null };
+  before(async () => {
+    [e2e.site, e2e.api] = await Promise.all([startCollector(), startCollector()]);
+    e2e.browser = await launchBrowser();
+  });
+  after(async () => {
+    await e2e.browser?.close();
+    await Promise.all([e2e.site?.stop(), e2e.api?.stop()]);
+  });
+  beforeEach(async () => {
+    e2e.current = null;
+    const r = await fetch(e2e.api.url + "/__admin/reset?store=true", { method: "POST" });
+    if (!r.ok) throw new Error("reset of the api collector: " + r.status);
+  });
+  afterEach(async (t) => {
+    // Marked by scenario(): still true when the body threw or the test timed out.
+    if (e2e.current?.failed) await saveEvidence(t.name, e2e.current.page, { site: e2e.site, api: e2e.api });
+    await e2e.current?.page?.close().catch(() => {});
+  });
+  /** Runs `body(cur)` with evidence kept on failure. */
+  e2e.scenario = async (body) => {
+    const cur = { failed: true, siteId: nextSiteId(), page: null };
+    cur.open = async (name, html, query = "", options = {}) => {
+      const opened = await openPage(e2e.browser.context, e2e.site, name, html, query, options);
+      cur.page = opened.page;
+      return opened;
+    };
+    e2e.current = cur;
+    await body(cur);
+    cur.failed = false;
+  };
+  return e2e;
+}
+
+/** Listens in the page to `on` reports of the given types; read them back with `reports(page)`. */
+export async function listen(page, types = ["error", "delivered", "dropped"]) {
+  await page.evaluate((types) => {
+    window.__reports = [];
+    for (const type of types) window.scantrack("on", type, (r) => window.__reports.push(r));
+  }, types);
+}
+
+export const reports = (page, type) =>
+  page.evaluate((type) => (window.__reports || []).filter((r) => !type || r.type === type), type);
