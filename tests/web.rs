@@ -158,7 +158,7 @@ fn a_delivery_round_runs_in_the_browser() {
             event_ids: vec![id]
         })
     );
-    let stored = p.flush_storage();
+    let stored = p.flush_storage(&|_| None);
     assert!(stored
         .iter()
         .any(|op| op.key == "scantrack:site_demo:session"));

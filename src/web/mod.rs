@@ -362,7 +362,9 @@ impl Tracker {
             while let Some(tx) = s.pipeline.poll_transmit(t) {
                 transmits.push(tx);
             }
-            for op in s.pipeline.poll_storage(t) {
+            let store = &s.store;
+            let ops = s.pipeline.poll_storage(t, &|k| store.get(k));
+            for op in ops {
                 if let Some(problem) = s.store.apply(op) {
                     s.notices.push(Notice::Error {
                         kind: "storage",
@@ -475,7 +477,9 @@ impl Tracker {
         let chunks = {
             let mut s = self.inner.borrow_mut();
             let s = &mut *s;
-            for op in s.pipeline.flush_storage() {
+            let store = &s.store;
+            let ops = s.pipeline.flush_storage(&|k| store.get(k));
+            for op in ops {
                 if let Some(problem) = s.store.apply(op) {
                     s.notices.push(Notice::Error {
                         kind: "storage",

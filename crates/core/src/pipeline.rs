@@ -174,6 +174,9 @@ struct InFlight {
 
 /// Late replies are matched against this many timed-out requests.
 const EXPIRED_KEPT: usize = 16;
+/// Ids of events this page acknowledged or dropped, kept so that merging with what another tab
+/// stored never brings them back (only the ones resolved since the last write matter).
+const RESOLVED_KEPT: usize = 4096;
 
 pub struct Pipeline {
     config: Config,
@@ -201,6 +204,7 @@ pub struct Pipeline {
     queue_dirty_since: Option<Millis>,
     session_dirty_since: Option<Millis>,
     clear_storage: bool,
+    resolved: VecDeque<String>,
 }
 
 impl Pipeline {
@@ -259,6 +263,7 @@ impl Pipeline {
             queue_dirty_since: None,
             session_dirty_since: Some(now),
             clear_storage: false,
+            resolved: VecDeque::new(),
         };
         match startup
             .stored_queue
@@ -307,10 +312,19 @@ impl Pipeline {
         self.session_dirty_since.get_or_insert(self.now);
     }
 
+    /// Remembers that the event `id` left the queue for good (see `RESOLVED_KEPT`).
+    fn resolve(&mut self, id: &str) {
+        if self.resolved.len() == RESOLVED_KEPT {
+            self.resolved.pop_front();
+        }
+        self.resolved.push_back(id.to_string());
+    }
+
     fn enqueue(&mut self, id: String, name: String, json: String, at: Millis) {
         let max = self.config.max_queue_bytes;
         let (_, evicted) = self.queue.push(id, name, json, at);
         for e in evicted {
+            self.resolve(&e.id);
             self.reports.push_back(Report::Dropped {
                 event_id: e.id,
                 event_name: e.name,
@@ -609,6 +623,7 @@ impl Pipeline {
 
     fn drop_event(&mut self, id: &str, reason: DropReason, message: String) {
         if let Some(e) = self.queue.remove(id) {
+            self.resolve(id);
             self.reports.push_back(Report::Dropped {
                 event_id: e.id,
                 event_name: e.name,
@@ -634,6 +649,7 @@ impl Pipeline {
                 ),
                 None => {
                     if self.queue.remove(id).is_some() {
+                        self.resolve(id);
                         done.push(id.clone());
                     }
                 }
@@ -776,18 +792,29 @@ impl Pipeline {
     // ---- storage -------------------------------------------------------------------------
 
     /// Storage writes due at `now` (write-behind: a change is written `persist_delay` after it
-    /// happened, so that `track` itself never touches storage).
-    pub fn poll_storage(&mut self, now: Millis) -> Vec<StorageOp> {
+    /// happened, so that `track` itself never touches storage). `stored` reads the current
+    /// value of a key: other tabs of the site share it, and the queue written is this page's
+    /// events merged with the ones another tab stored (never one tab's write erasing another
+    /// tab's events), with the later of the two pause deadlines.
+    pub fn poll_storage(
+        &mut self,
+        now: Millis,
+        stored: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<StorageOp> {
         let now = self.clock(now);
-        self.storage_ops(Some(now))
+        self.storage_ops(Some(now), stored)
     }
 
     /// Every pending storage write, now: the page is being hidden or unloaded.
-    pub fn flush_storage(&mut self) -> Vec<StorageOp> {
-        self.storage_ops(None)
+    pub fn flush_storage(&mut self, stored: &dyn Fn(&str) -> Option<String>) -> Vec<StorageOp> {
+        self.storage_ops(None, stored)
     }
 
-    fn storage_ops(&mut self, now: Option<Millis>) -> Vec<StorageOp> {
+    fn storage_ops(
+        &mut self,
+        now: Option<Millis>,
+        stored: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<StorageOp> {
         let site = self.config.site_id().to_string();
         let mut ops = Vec::new();
         if self.clear_storage {
@@ -809,18 +836,11 @@ impl Pipeline {
             |since: Option<Millis>| since.is_some_and(|s| now.is_none_or(|n| s.add(delay) <= n));
         if due(self.queue_dirty_since) {
             self.queue_dirty_since = None;
-            let events = self
-                .queue
-                .iter()
-                .map(|e| (e.id.as_str(), e.enqueued_at, e.json.as_str()));
-            let pause = if self.paused_until > self.now {
-                self.paused_until
-            } else {
-                Millis::ZERO
-            };
+            let key = persist::queue_key(&site);
+            let value = self.merged_queue(stored(&key).as_deref());
             ops.push(StorageOp {
-                key: persist::queue_key(&site),
-                value: Some(persist::encode_queue(&site, pause, events)),
+                key,
+                value: Some(value),
             });
         }
         if due(self.session_dirty_since) {
@@ -831,6 +851,46 @@ impl Pipeline {
             });
         }
         ops
+    }
+
+    /// This page's queue merged with `stored` (what another tab may have written since):
+    /// stored events this page neither holds nor resolved are kept, oldest first.
+    fn merged_queue(&mut self, stored: Option<&str>) -> String {
+        let site = self.config.site_id().to_string();
+        let foreign = match stored.map(|t| persist::decode_queue(t, &site)) {
+            Some(Ok(d)) => {
+                // Another tab was told to wait: so is this one (all tabs of a site share
+                // the collector's limit).
+                if d.paused_until > self.paused_until && d.paused_until > self.now {
+                    self.paused_until = d.paused_until;
+                }
+                let mut own: Vec<&str> = self.queue.iter().map(|e| e.id.as_str()).collect();
+                own.sort_unstable();
+                d.events
+                    .into_iter()
+                    .filter(|e| own.binary_search(&e.id.as_str()).is_err())
+                    .filter(|e| !self.resolved.contains(&e.id))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut events: Vec<(&str, Millis, &str)> = self
+            .queue
+            .iter()
+            .map(|e| (e.id.as_str(), e.enqueued_at, e.json.as_str()))
+            .chain(
+                foreign
+                    .iter()
+                    .map(|e| (e.id.as_str(), e.enqueued_at, e.json.as_str())),
+            )
+            .collect();
+        events.sort_by_key(|e| e.1);
+        let pause = if self.paused_until > self.now {
+            self.paused_until
+        } else {
+            Millis::ZERO
+        };
+        persist::encode_queue(&site, pause, events.into_iter())
     }
 
     // ---- state, for the shell and for tests ----------------------------------------------

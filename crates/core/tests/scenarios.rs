@@ -743,7 +743,7 @@ fn corrupt_or_foreign_storage_is_discarded_with_a_report_never_a_panic() {
         assert_eq!(errors, 2, "queue and session both reported for {stored:?}");
         assert_eq!(p.queued(), 0);
         // The bad value is overwritten with a good one.
-        let ops = p.poll_storage(T0.add(secs(2)));
+        let ops = p.poll_storage(T0.add(secs(2)), &|_| Some(stored.to_string()));
         assert!(ops.iter().any(|o| o.key == "scantrack:site_demo:queue"
             && o.value
                 .as_deref()
@@ -953,4 +953,80 @@ fn a_reload_during_a_rate_limit_pause_still_waits_for_retry_after() {
         T0.add(ms(50 + 120_000)),
         "the new page honours the stored pause"
     );
+}
+
+// ---- several tabs of one site share storage ------------------------------------------------
+
+type Storage = std::collections::BTreeMap<String, String>;
+
+fn write_storage(p: &mut scantrack_core::Pipeline, storage: &mut Storage, now: Millis) {
+    let snapshot = storage.clone();
+    for op in p.poll_storage(now, &|k| snapshot.get(k).cloned()) {
+        match op.value {
+            Some(v) => storage.insert(op.key, v),
+            None => storage.remove(&op.key),
+        };
+    }
+}
+
+fn tab(seed: u64, storage: &Storage) -> scantrack_core::Pipeline {
+    scantrack_core::Pipeline::new(
+        config(),
+        Box::new(scantrack_core::entropy::SeededEntropy::new(seed)),
+        Startup {
+            stored_queue: storage.get("scantrack:site_demo:queue").map(String::as_str),
+            stored_session: storage
+                .get("scantrack:site_demo:session")
+                .map(String::as_str),
+            ..Default::default()
+        },
+        T0,
+    )
+}
+
+#[test]
+fn two_tabs_of_one_site_never_erase_each_others_stored_events() {
+    let mut storage = Storage::new();
+    // Both tabs open before anything is stored.
+    let mut a = tab(1, &storage);
+    let mut b = tab(2, &storage);
+    let in_a = a.track(EventInput::new("in_a"), T0).unwrap();
+    let in_b = b.track(EventInput::new("in_b"), T0).unwrap();
+    write_storage(&mut a, &mut storage, T0.add(secs(1)));
+    write_storage(&mut b, &mut storage, T0.add(secs(1)));
+    let q = storage["scantrack:site_demo:queue"].clone();
+    assert!(q.contains(&in_a) && q.contains(&in_b), "{q}");
+    // Tab A delivers its event: its next write removes it and keeps B's.
+    a.flush(T0.add(secs(2)));
+    let t = a.poll_transmit(T0.add(secs(2))).unwrap();
+    a.handle_response(t.id, ok().unwrap(), T0.add(secs(2)));
+    write_storage(&mut a, &mut storage, T0.add(secs(4)));
+    let q = storage["scantrack:site_demo:queue"].clone();
+    assert!(!q.contains(&in_a) && q.contains(&in_b), "{q}");
+    // Both tabs close before B delivered: the next page load finds B's event.
+    let c = tab(3, &storage);
+    assert_eq!(c.queued(), 1);
+}
+
+#[test]
+fn a_rate_limit_pause_one_tab_stored_holds_the_other_tab_too() {
+    let mut storage = Storage::new();
+    let mut a = tab(1, &storage);
+    let mut b = tab(2, &storage);
+    a.track(EventInput::new("a"), T0).unwrap();
+    a.flush(T0);
+    let t = a.poll_transmit(T0).unwrap();
+    let limited = HttpResponse::status(429).with_retry_after("60");
+    a.handle_response(t.id, Outcome::Http(limited), T0);
+    write_storage(&mut a, &mut storage, T0.add(secs(1)));
+    b.track(EventInput::new("b"), T0.add(secs(1))).unwrap();
+    write_storage(&mut b, &mut storage, T0.add(secs(2)));
+    b.flush(T0.add(secs(2)));
+    assert_eq!(
+        b.poll_transmit(T0.add(secs(2))),
+        None,
+        "tab B waits for A's Retry-After"
+    );
+    assert_eq!(b.paused_until(), T0.add(secs(60)));
+    assert!(b.poll_transmit(T0.add(secs(60))).is_some());
 }

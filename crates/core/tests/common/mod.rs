@@ -92,7 +92,8 @@ impl Sim {
     }
 
     fn collect(&mut self) {
-        let ops = self.p.poll_storage(self.now);
+        let storage = self.storage.clone();
+        let ops = self.p.poll_storage(self.now, &|k| storage.get(k).cloned());
         self.apply_storage(ops);
         while let Some(r) = self.p.poll_report() {
             self.reports.push(r);
@@ -183,7 +184,8 @@ impl Sim {
     /// `visibilitychange` to hidden: storage written now, queued events drained in keepalive
     /// chunks that the server answers like any other request.
     pub fn hide(&mut self, budget: usize, server: &mut Server<'_>) -> usize {
-        let ops = self.p.flush_storage();
+        let storage = self.storage.clone();
+        let ops = self.p.flush_storage(&|k| storage.get(k).cloned());
         self.apply_storage(ops);
         let chunks = self.p.drain_for_unload(budget, self.now);
         let n = chunks.len();
@@ -197,7 +199,8 @@ impl Sim {
     /// A reload: `pagehide` writes storage synchronously, the page (and every reply it was
     /// waiting for) is gone, and a new page starts from what storage holds.
     pub fn reload(&mut self) {
-        let ops = self.p.flush_storage();
+        let storage = self.storage.clone();
+        let ops = self.p.flush_storage(&|k| storage.get(k).cloned());
         self.apply_storage(ops);
         self.crash();
     }
