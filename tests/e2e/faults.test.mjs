@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { e2eSuite, snippetPage, waitFor, eventsOf, ready, listen, reports, sleep } from "./harness.mjs";
+import { e2eSuite, snippetPage, waitFor, eventsOf, ready, listen, reports, sleep, storageOf } from "./harness.mjs";
 
 const e2e = e2eSuite();
 const NO_PROBLEMS = { pageErrors: [], consoleErrors: [] };
@@ -12,6 +12,19 @@ const NO_PROBLEMS = { pageErrors: [], consoleErrors: [] };
 const MANUAL = 'data-auto-pageview="false" data-flush-interval-ms="600000"';
 
 const idsOf = (request) => JSON.parse(request.body).events.map((e) => e.event_id);
+
+/**
+ * Contract 3.3: an event "leaves storage only when acknowledged by a 2xx or dropped for a reason
+ * that is reported": once all are settled, the stored queue holds none of `ids` (bounded wait:
+ * the queue is rewritten within persistDelayMs).
+ */
+async function assertQueueFreeOf(page, siteId, ids) {
+  const key = `scantrack:${siteId}:queue`;
+  await waitFor(async () => {
+    const queue = (await storageOf(page, siteId))[key] ?? "";
+    return ids.every((id) => !queue.includes(id));
+  }, 5_000, "settled events to leave " + key);
+}
 
 // Contract 3.1: "500, 502, 503, 504, 408, network error, timeout: retry with exponential
 // backoff; keep every event". Backoff: "1 s, 2 s, 4 s, ... doubling, each delay jittered to
@@ -35,6 +48,13 @@ test("3.1 server errors and a collector down for a while: retried with growing b
       scantrack("flush");
       return ids;
     });
+    // Keep every event: during the outage (after persistDelayMs) they are all in storage.
+    await waitFor(async () => (await api.batches()).length >= 2, 10_000, "two failed attempts");
+    const queue = await waitFor(async () => {
+      const q = (await storageOf(page, cur.siteId))[`scantrack:${cur.siteId}:queue`] ?? "";
+      return ids.every((id) => q.includes(id)) && q;
+    }, 5_000, "the events in the stored queue during the outage");
+    assert.ok(queue);
     const batches = await waitFor(async () => {
       const b = await api.batches();
       return b.some((r) => r.status === 200) && b;
@@ -68,6 +88,7 @@ test("3.1 server errors and a collector down for a while: retried with growing b
     const delivered = (await reports(page, "delivered")).flatMap((r) => r.event_ids);
     assert.deepEqual(delivered.sort(), [...ids, late].sort());
     assert.deepEqual(await reports(page, "dropped"), []);
+    await assertQueueFreeOf(page, cur.siteId, [...ids, late]);
     assert.deepEqual(problems, NO_PROBLEMS);
   }));
 
@@ -130,6 +151,7 @@ test("3.1 413: batches split in halves until they fit, everything that fits deli
     assert.ok(batches.length < 30, `${batches.length} requests`);
     const delivered = (await reports(page, "delivered")).flatMap((r) => r.event_ids);
     assert.deepEqual(delivered.sort(), [...small].sort());
+    await assertQueueFreeOf(page, cur.siteId, [...small, huge]);
     assert.deepEqual(problems, NO_PROBLEMS);
   }));
 
@@ -162,6 +184,7 @@ test("3.1 422 naming one event: exactly that event dropped and reported as inval
     assert.equal(dropped[0].event_name, "ev_2");
     assert.equal(dropped[0].reason, "invalid");
     assert.match(dropped[0].message, /rejected by fault injection/, "the collector's msg");
+    await assertQueueFreeOf(page, cur.siteId, ids);
     assert.deepEqual(problems, NO_PROBLEMS);
   }));
 

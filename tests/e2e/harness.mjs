@@ -237,3 +237,14 @@ export async function listen(page, types = ["error", "delivered", "dropped"]) {
 
 export const reports = (page, type) =>
   page.evaluate((type) => (window.__reports || []).filter((r) => !type || r.type === type), type);
+
+/** scantrack's localStorage keys of `siteId` in the page, with their values. */
+export const storageOf = (page, siteId) =>
+  page.evaluate((prefix) => {
+    const out = {};
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k.startsWith(prefix)) out[k] = localStorage.getItem(k);
+    }
+    return out;
+  }, `scantrack:${siteId}:`);

@@ -5,7 +5,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { e2eSuite, snippetPage, waitFor, ready, listen, reports, sleep } from "./harness.mjs";
+import { e2eSuite, snippetPage, waitFor, ready, listen, reports, sleep, storageOf } from "./harness.mjs";
 
 const e2e = e2eSuite();
 const NO_PROBLEMS = { pageErrors: [], consoleErrors: [] };
@@ -14,17 +14,6 @@ const NO_PROBLEMS = { pageErrors: [], consoleErrors: [] };
  * would store or send has been stored or sent.
  */
 const QUIET_MS = 3500;
-
-/** scantrack's localStorage keys of `siteId` and their values. */
-const storageOf = (page, siteId) =>
-  page.evaluate((prefix) => {
-    const out = {};
-    for (let i = 0; i < localStorage.length; i++) {
-      const k = localStorage.key(i);
-      if (k.startsWith(prefix)) out[k] = localStorage.getItem(k);
-    }
-    return out;
-  }, `scantrack:${siteId}:`);
 
 const names = (events) => events.map((e) => e.event_name).sort();
 
