@@ -498,7 +498,9 @@ impl Tracker {
 
     /// An SPA navigation (pushState, replaceState, popstate): a `page_view` if the URL
     /// (without its hash) changed.
-    fn on_navigation(&self, previous: String) {
+    /// `previous`: the URL before a `pushState`/`replaceState`; `None` for `popstate`, where
+    /// the page left is the one of the last `page_view`.
+    fn on_navigation(&self, previous: Option<String>) {
         let Some(window) = web_sys::window() else {
             return;
         };
@@ -507,7 +509,7 @@ impl Tracker {
             let mut s = self.inner.borrow_mut();
             let changed = s.auto_pageview && page::without_hash(&href) != s.last_page;
             if changed {
-                s.referrer = previous;
+                s.referrer = previous.unwrap_or_else(|| s.last_page.clone());
             }
             changed
         };

@@ -73,7 +73,7 @@ pub fn install(tracker: &Tracker, window: &web_sys::Window) {
                         // change what history.pushState does.
                         let result = original.call3(&h, &state, &title, &url);
                         if let Some(inner) = weak.upgrade() {
-                            Tracker { inner }.on_navigation(before);
+                            Tracker { inner }.on_navigation(Some(before));
                         }
                         result
                     },
@@ -83,12 +83,9 @@ pub fn install(tracker: &Tracker, window: &web_sys::Window) {
         }
     }
     let weak = tracker.weak();
-    let last = std::cell::RefCell::new(href(window));
     let on_pop = Closure::<dyn Fn()>::new(move || {
-        let now = web_sys::window().map(|w| href(&w)).unwrap_or_default();
-        let before = last.replace(now);
         if let Some(inner) = weak.upgrade() {
-            Tracker { inner }.on_navigation(before);
+            Tracker { inner }.on_navigation(None);
         }
     });
     let _ = window.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());

@@ -48,9 +48,7 @@ test("6.1 SPA navigation: pushState to a new path gives a page_view with the new
 // Contract 6.1 (and the npm option autoPageview: "on load and on SPA navigations (History API,
 // popstate)"): going back is a navigation too, and its referrer is the URL left, as for
 // pushState.
-const POPSTATE_BUG = "product bug: the popstate listener (src/web/page.rs) keeps its own last href, updated only on " +
-  "popstate, so after a pushState the page_view of history.back() gets the url gone back to as referrer instead of the url left";
-test("6.1 SPA navigation: history.back() (popstate) gives a page_view of the url gone back to, with the url left as referrer", { timeout: 30_000, todo: POPSTATE_BUG }, () =>
+test("6.1 SPA navigation: history.back() (popstate) gives a page_view of the url gone back to, with the url left as referrer", { timeout: 30_000 }, () =>
   e2e.scenario(async (cur) => {
     const { api, site } = e2e;
     const start = `${site.url}/demo/spa-back.html`;
