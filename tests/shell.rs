@@ -353,3 +353,32 @@ async fn a_fetch_wrapper_that_calls_back_into_the_tracker_does_not_break_it() {
     slot.borrow_mut().take();
     drop(restore);
 }
+
+#[wasm_bindgen_test]
+async fn track_never_sends_or_writes_inside_the_call_even_when_a_batch_is_full() {
+    clear_storage("t_cheap");
+    let (calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
+    let t = Tracker::start(options(
+        "t_cheap",
+        r#","maxBatchEvents":5,"persistDelayMs":0"#,
+    ))
+    .unwrap();
+    for i in 0..5 {
+        t.track(EventInput::new(&format!("e{i}"))).unwrap();
+    }
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    assert!(
+        calls.borrow().is_empty(),
+        "a full batch leaves from a timer task, not from track"
+    );
+    assert!(storage
+        .get_item("scantrack:t_cheap:queue")
+        .unwrap()
+        .is_none());
+    TimeoutFuture::new(50).await;
+    assert_eq!(calls.borrow().len(), 1);
+    assert!(storage
+        .get_item("scantrack:t_cheap:queue")
+        .unwrap()
+        .is_some());
+}

@@ -192,8 +192,8 @@ impl Tracker {
     }
 
     /// Tracks one event; `url` and `referrer` default to the page's. Returns its `event_id`.
-    /// Nothing is written or sent here: storage follows within `persistDelayMs`, sending
-    /// when a batch is due.
+    /// Nothing is written or sent in the call: storage follows within `persistDelayMs`,
+    /// sending when a batch is due (from a timer task, so a burst of calls stays cheap).
     pub fn track(&self, mut input: EventInput) -> Result<String, TrackError> {
         let result = {
             let mut s = self.inner.borrow_mut();
@@ -207,7 +207,9 @@ impl Tracker {
         };
         match result {
             Ok(id) => {
-                self.drive();
+                // No send and no storage write inside the call: the timer (at once, if a
+                // batch is now full) does them in a task of its own.
+                self.rearm();
                 Ok(id)
             }
             Err(e) => self.refused(e),

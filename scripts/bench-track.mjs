@@ -1,0 +1,41 @@
+// Benchmark (not a test): the cost of one `scantrack('track', name, properties)` call in
+// headless Chromium, against `JSON.stringify` of the same properties (the target: within 2x).
+// Usage: node scripts/bench-track.mjs   (needs dist/ and target/collector/scantrack-collector)
+import { startCollector, launchBrowser, snippetPage, openPage } from "../tests/e2e/harness.mjs";
+
+const N = 2000;
+const ROUNDS = 5;
+const site = await startCollector();
+const api = await startCollector();
+const browser = await launchBrowser();
+try {
+  const { page } = await openPage(browser.context, site, "bench.html",
+    snippetPage({ endpoint: api.url, siteId: "site_bench", attrs: 'data-auto-pageview="false" data-flush-interval-ms="3600000"' }));
+  await page.evaluate(() => new Promise((r) => window.scantrack("ready", r)));
+  const results = await page.evaluate(async ({ N, ROUNDS }) => {
+    const props = { plan: "pro", sku: "A-1", qty: 2, price: 19.98, tags: ["new", "promo"], nested: { campaign: "qr-2026", step: 3 } };
+    const out = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      let sink = 0;
+      let t0 = performance.now();
+      for (let i = 0; i < N; i++) sink += JSON.stringify(props).length;
+      const stringify = (performance.now() - t0) / N;
+      t0 = performance.now();
+      for (let i = 0; i < N; i++) scantrack("track", "bench", props);
+      const track = (performance.now() - t0) / N;
+      out.push({ stringify, track, sink });
+      await new Promise((res) => setTimeout(res, 200)); // let the timer send the batches
+    }
+    return out;
+  }, { N, ROUNDS });
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const s = median(results.map((r) => r.stringify));
+  const t = median(results.map((r) => r.track));
+  console.log(`JSON.stringify(properties): ${(s * 1000).toFixed(2)} µs per call (median of ${ROUNDS} rounds of ${N})`);
+  console.log(`scantrack('track', ...):    ${(t * 1000).toFixed(2)} µs per call`);
+  console.log(`ratio: ${(t / s).toFixed(1)}x (target: 2x)`);
+} finally {
+  await browser.close();
+  await site.stop();
+  await api.stop();
+}
