@@ -176,6 +176,22 @@ test("tab closed right after tracking: the event arrives by keepalive", { timeou
     assert.equal(events[0].event_name, "bye");
   }));
 
+// 3.3: on pagehide queued events leave with keepalive; a page on another origin loads next, so
+// nothing of ours runs afterwards and the event cannot come from a later page load.
+test("navigation away right after tracking: the event arrives by keepalive", { timeout: 60_000 }, () =>
+  scenario(async (cur) => {
+    const { page } = await openPage(browser.context, site, "away.html", snippetPage({ endpoint: api.url, attrs: 'data-auto-pageview="false"' }));
+    cur.page = page;
+    await ready(page);
+    await page.evaluate(() => scantrack("track", "leaving", { to: "elsewhere" }));
+    await page.goto(api.url + "/api/stats");
+    const events = await waitFor(async () => {
+      const e = await api.events();
+      return e.length >= 1 && e;
+    }, 15_000, "the event sent on pagehide");
+    assert.deepEqual(events.map((e) => e.event_name), ["leaving"]);
+  }));
+
 test("hostile page: bad arguments, overridden fetch/JSON/Array, throwing storage: no page error, events flow", { timeout: 60_000 }, () =>
   scenario(async (cur) => {
     const { page, problems } = await openPage(browser.context, site, "h.html", snippetPage({ endpoint: api.url, attrs: 'data-auto-pageview="false"' }));
