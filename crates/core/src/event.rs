@@ -7,7 +7,7 @@
 //! a name; it does shorten `url`/`referrer` past 2048 characters (they are collected from the
 //! page, not chosen by the caller, and a long tracking URL must not cost the event).
 
-use crate::json::{Number, Value};
+use crate::json::{self, Number, Value};
 use crate::pii::{self, EmailNormalization, PiiError, PiiPolicy};
 use crate::time::{format_rfc3339_millis, Millis};
 use crate::validate::{self, MAX_PROPERTIES_BYTES, MAX_URL_CHARS};
@@ -167,7 +167,28 @@ fn page_string(
     Ok(Some(s))
 }
 
+/// Appends `,"key":` (or `{"key":` for the first member) to the event's JSON text.
+fn member(out: &mut String, key: &str) {
+    out.push(if out.is_empty() { '{' } else { ',' });
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
+}
+
+/// Appends the member `key` with the string value `v`.
+fn string_member(out: &mut String, key: &str, v: &str) {
+    member(out, key);
+    json::write_str(out, v);
+}
+
 /// Builds the wire event for `input` in `ctx`, or says why it cannot be sent.
+///
+/// The event's JSON is written once, member by member, and each member is checked with the
+/// function `validate::check_event` applies to it (the collector's own rules, as a last line:
+/// anything that slipped past the checks before them is refused here with the collector's
+/// message instead of being sent and refused there). So the built event passes
+/// `check_event` without being parsed, walked or serialised a second time; the test
+/// `built_events_pass_the_shared_validation` pins that down.
 pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
     let (policy, mode) = (ctx.pii_policy, ctx.email_normalization);
     let trimmed = input.name.trim();
@@ -177,26 +198,43 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
     };
     validate::check_event_name(&name).map_err(|e| invalid("event_name", e.msg))?;
 
-    let mut members: Vec<(String, Value)> = Vec::with_capacity(9);
-    let mut put = |k: &str, v: Value| members.push((k.to_string(), v));
-    put("event_id", Value::String(ctx.event_id.to_string()));
-    put("scan_session_id", Value::String(ctx.session_id.to_string()));
-    put("event_name", Value::String(name.clone()));
-    put(
+    let url = page_string(input.url, "url", ctx)?;
+    let referrer = page_string(input.referrer, "referrer", ctx)?;
+    let timestamp = format_rfc3339_millis(ctx.timestamp);
+    let check =
+        |field: &str, r: Result<(), validate::FieldError>| r.map_err(|e| invalid(field, e.msg));
+    // In `check_event`'s field order, so that the first problem is the one it would give.
+    check("event_id", validate::check_uuid_str(ctx.event_id))?;
+    check("scan_session_id", validate::check_uuid_str(ctx.session_id))?;
+    check(
         "timestamp",
-        Value::String(format_rfc3339_millis(ctx.timestamp)),
-    );
-    if let Some(url) = page_string(input.url, "url", ctx)? {
-        put("url", Value::String(url));
+        validate::check_timestamp(&timestamp).map(|_| ()),
+    )?;
+    for (field, v) in [("url", &url), ("referrer", &referrer)] {
+        if let Some(v) = v {
+            check(field, validate::check_page_string(field, v))?;
+        }
     }
-    if let Some(referrer) = page_string(input.referrer, "referrer", ctx)? {
-        put("referrer", Value::String(referrer));
+
+    let mut out = String::with_capacity(256);
+    string_member(&mut out, "event_id", ctx.event_id);
+    string_member(&mut out, "scan_session_id", ctx.session_id);
+    string_member(&mut out, "event_name", &name);
+    string_member(&mut out, "timestamp", &timestamp);
+    if let Some(url) = &url {
+        string_member(&mut out, "url", url);
+    }
+    if let Some(referrer) = &referrer {
+        string_member(&mut out, "referrer", referrer);
     }
     match input.properties {
         None | Some(Value::Null) => {}
         Some(mut props @ Value::Object(_)) => {
             pii::scrub_value(&mut props, policy, mode, "properties")?;
-            let size = props.to_json().len();
+            member(&mut out, "properties");
+            let before = out.len();
+            props.write_json(&mut out);
+            let size = out.len() - before;
             if size > MAX_PROPERTIES_BYTES {
                 return Err(invalid(
                     "properties",
@@ -205,7 +243,12 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
                     ),
                 ));
             }
-            put("properties", props);
+            if let Some(e) = validate::properties_errors_sized(&props, size)
+                .into_iter()
+                .next()
+            {
+                return Err(invalid("properties", e.msg));
+            }
         }
         Some(other) => {
             return Err(invalid(
@@ -226,28 +269,156 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
             Amount::Number(n) => return Err(not_finite(n.as_str())),
             Amount::NotFinite(what) => return Err(not_finite(what)),
         };
-        put(
-            "conversion_value",
-            Value::Object(vec![
-                ("amount".into(), Value::Number(amount)),
-                ("currency".into(), Value::String(currency)),
-            ]),
-        );
+        check("conversion_value.amount", validate::check_amount(&amount))?;
+        member(&mut out, "conversion_value");
+        out.push_str("{\"amount\":");
+        out.push_str(amount.as_str());
+        string_member(&mut out, "currency", &currency);
+        out.push('}');
     }
     if let Some(h) = ctx.email_hash {
-        put(
-            "user_identifiers",
-            Value::Object(vec![("email_hash".into(), Value::String(h.to_string()))]),
+        check(
+            "user_identifiers.email_hash",
+            validate::check_email_hash_str(h),
+        )?;
+        member(&mut out, "user_identifiers");
+        out.push_str("{\"email_hash\":");
+        json::write_str(&mut out, h);
+        out.push('}');
+    }
+    out.push('}');
+    Ok(Built { name, json: out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    const ID: &str = "0b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10";
+    const SESSION: &str = "7ad26d4f-3181-4ef8-b6ca-b8f59499dd43";
+    const HASH: &str = "b5fc85e55755f9e0d030a10ab4429b6b2944855f9a0d60077fe832becbc41d72";
+
+    fn ctx(policy: PiiPolicy, email_hash: Option<&str>) -> Context<'_> {
+        Context {
+            event_id: ID,
+            session_id: SESSION,
+            timestamp: Millis(1_795_428_001_500),
+            email_hash,
+            pii_policy: policy,
+            email_normalization: EmailNormalization::Standard,
+        }
+    }
+
+    /// The event as a value tree, member by member: how `build` wrote it before it wrote text.
+    fn reference(
+        input: &EventInput,
+        name: &str,
+        props: Option<Value>,
+        hash: Option<&str>,
+    ) -> String {
+        let s = |v: &str| Value::String(v.to_string());
+        let mut m = vec![
+            ("event_id".to_string(), s(ID)),
+            ("scan_session_id".to_string(), s(SESSION)),
+            ("event_name".to_string(), s(name)),
+            ("timestamp".to_string(), s("2026-11-23T10:00:01.500Z")),
+        ];
+        if let Some(u) = &input.url {
+            m.push(("url".into(), s(u)));
+        }
+        if let Some(r) = &input.referrer {
+            m.push(("referrer".into(), s(r)));
+        }
+        if let Some(p) = props {
+            m.push(("properties".into(), p));
+        }
+        if let Some(c) = &input.conversion {
+            let Amount::Number(n) = &c.amount else {
+                panic!()
+            };
+            m.push((
+                "conversion_value".into(),
+                Value::Object(vec![
+                    ("amount".into(), Value::Number(n.clone())),
+                    (
+                        "currency".into(),
+                        s(&c.currency.trim().to_ascii_uppercase()),
+                    ),
+                ]),
+            ));
+        }
+        if let Some(h) = hash {
+            m.push((
+                "user_identifiers".into(),
+                Value::Object(vec![("email_hash".into(), s(h))]),
+            ));
+        }
+        Value::Object(m).to_json()
+    }
+
+    #[test]
+    fn built_events_pass_the_shared_validation() {
+        let props = json::parse(
+            r#"{"plan":"pro","qty":2,"price":19.98,"tags":["new","a\"b\n"],"nested":{"x":null,"y":true}}"#,
+        )
+        .unwrap();
+        let inputs = [
+            EventInput::new("  purchase "),
+            EventInput::new("purchase")
+                .with_properties(props.clone())
+                .with_url("https://shop.example/thanks?q=1")
+                .with_referrer("https://shop.example/cart")
+                .with_conversion_amount(
+                    Amount::Number(json::parse("19.98").unwrap().as_number().unwrap().clone()),
+                    " eur",
+                ),
+            EventInput::new("x").with_properties(Value::Object(vec![])),
+        ];
+        for input in inputs {
+            for hash in [None, Some(HASH)] {
+                let built = build(input.clone(), &ctx(PiiPolicy::Redact, hash)).unwrap();
+                let event = json::parse(&built.json).unwrap();
+                assert_eq!(validate::check_event(&event), vec![], "{}", built.json);
+                let want = reference(&input, input.name.trim(), input.properties.clone(), hash);
+                assert_eq!(built.json, want);
+            }
+        }
+    }
+
+    #[test]
+    fn scrubbed_properties_are_written_as_scrubbed() {
+        let props =
+            json::parse(r#"{"ada@example.com":"mail bob@example.org","b":["c%40d.io"]}"#).unwrap();
+        let input = EventInput::new("signup@example.com").with_properties(props);
+        let built = build(input.clone(), &ctx(PiiPolicy::Redact, None)).unwrap();
+        let event = json::parse(&built.json).unwrap();
+        assert_eq!(validate::check_event(&event), vec![]);
+        assert_eq!(built.name, REDACTED_NAME);
+        assert_eq!(
+            event.get("properties").unwrap().to_json(),
+            r#"{"[email redacted]":"mail [email redacted]","b":["[email redacted]"]}"#
+        );
+        let e = build(input, &ctx(PiiPolicy::Reject, None)).unwrap_err();
+        assert!(matches!(e, TrackError::Pii(_)), "{e}");
+    }
+
+    const REDACTED_NAME: &str = "[email redacted]";
+
+    #[test]
+    fn properties_over_the_limit_are_refused_with_their_size() {
+        let big = Value::Object(vec![(
+            "pad".into(),
+            Value::String("x".repeat(MAX_PROPERTIES_BYTES)),
+        )]);
+        let e = build(
+            EventInput::new("big").with_properties(big),
+            &ctx(PiiPolicy::Redact, None),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "properties: 10250 bytes as compact JSON; the limit is 10240: send fewer or shorter values"
         );
     }
-    let event = Value::Object(members);
-    // The collector's own rules, as a last line: anything that slipped past the checks above is
-    // refused here with the collector's message instead of being sent and refused there.
-    if let Some((field, e)) = validate::check_event(&event).into_iter().next() {
-        return Err(invalid(&field, e.msg));
-    }
-    Ok(Built {
-        name,
-        json: event.to_json(),
-    })
 }

@@ -389,17 +389,8 @@ pub fn check_event(event: &Value) -> Vec<(String, FieldError)> {
         match present(event, field) {
             None => {}
             Some(Value::String(s)) => {
-                let chars = s.chars().count();
-                if chars > MAX_URL_CHARS {
-                    push(
-                        field,
-                        FieldError::new(
-                            format!(
-                                "{field} has {chars} characters; at most {MAX_URL_CHARS} are allowed"
-                            ),
-                            "value_error.any_str.max_length",
-                        ),
-                    );
+                if let Err(e) = check_page_string(field, s) {
+                    push(field, e);
                 }
             }
             Some(other) => push(field, FieldError::not_a_string(other)),
@@ -416,14 +407,8 @@ pub fn check_event(event: &Value) -> Vec<(String, FieldError)> {
             match present(cv, "amount") {
                 None => push("conversion_value.amount", FieldError::missing()),
                 Some(Value::Number(n)) => {
-                    if !n.is_finite() {
-                        push(
-                            "conversion_value.amount",
-                            FieldError::new(
-                                "amount is too large to be a finite number",
-                                "value_error.float.not_finite",
-                            ),
-                        );
+                    if let Err(e) = check_amount(n) {
+                        push("conversion_value.amount", e);
                     }
                 }
                 Some(other) => push(
@@ -528,8 +513,14 @@ fn properties_errors(v: &Value) -> Vec<FieldError> {
     if !matches!(v, Value::Object(_)) {
         return vec![FieldError::not_an_object(v)];
     }
+    properties_errors_sized(v, v.to_json().len())
+}
+
+/// The problems of the properties object `v` whose compact JSON is `size` bytes long: for a
+/// caller that wrote that JSON anyway and need not have it written twice (the client, building
+/// an event). Same rules and messages as `check_event` gives for `properties`.
+pub fn properties_errors_sized(v: &Value, size: usize) -> Vec<FieldError> {
     let mut out = Vec::new();
-    let size = v.to_json().len();
     if size > MAX_PROPERTIES_BYTES {
         out.push(FieldError::new(
             format!(
@@ -557,18 +548,29 @@ fn present<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 fn check_uuid(v: &Value) -> Result<(), FieldError> {
-    match v.as_str() {
-        Some(s) if uuid::is_canonical(s) => Ok(()),
-        _ => Err(FieldError::invalid_uuid()),
+    check_uuid_str(v.as_str().unwrap_or_default())
+}
+
+/// `event_id` and `scan_session_id`: a UUID in canonical hyphenated form.
+pub fn check_uuid_str(s: &str) -> Result<(), FieldError> {
+    match uuid::is_canonical(s) {
+        true => Ok(()),
+        false => Err(FieldError::invalid_uuid()),
     }
 }
 
 fn check_email_hash(v: &Value) -> Result<(), FieldError> {
-    let h = match v {
-        Value::String(h) if pii::is_email_hash(h) => return Ok(()),
-        Value::String(h) => h,
-        other => return Err(FieldError::not_a_string(other)),
-    };
+    match v {
+        Value::String(h) => check_email_hash_str(h),
+        other => Err(FieldError::not_a_string(other)),
+    }
+}
+
+/// `user_identifiers.email_hash`: exactly 64 lower-case hex characters.
+pub fn check_email_hash_str(h: &str) -> Result<(), FieldError> {
+    if pii::is_email_hash(h) {
+        return Ok(());
+    }
     let msg = if pii::contains_email(h) {
         "email_hash holds a raw email address; send the SHA-256 hex of the normalised address \
          instead (identify({email}) computes it)"
@@ -581,8 +583,40 @@ fn check_email_hash(v: &Value) -> Result<(), FieldError> {
 
 fn check_datetime(v: &Value) -> Result<Millis, FieldError> {
     v.as_str()
-        .and_then(parse_rfc3339_utc_millis)
         .ok_or_else(FieldError::invalid_datetime)
+        .and_then(check_timestamp)
+}
+
+/// `timestamp`: RFC 3339 in UTC with milliseconds. Returns the instant it names.
+pub fn check_timestamp(s: &str) -> Result<Millis, FieldError> {
+    parse_rfc3339_utc_millis(s).ok_or_else(FieldError::invalid_datetime)
+}
+
+/// `url` or `referrer` (`field`): at most `MAX_URL_CHARS` characters.
+pub fn check_page_string(field: &str, s: &str) -> Result<(), FieldError> {
+    // Characters never outnumber bytes: most URLs are settled without counting.
+    if s.len() <= MAX_URL_CHARS {
+        return Ok(());
+    }
+    let chars = s.chars().count();
+    if chars > MAX_URL_CHARS {
+        return Err(FieldError::new(
+            format!("{field} has {chars} characters; at most {MAX_URL_CHARS} are allowed"),
+            "value_error.any_str.max_length",
+        ));
+    }
+    Ok(())
+}
+
+/// `conversion_value.amount`: a finite number.
+pub fn check_amount(n: &Number) -> Result<(), FieldError> {
+    match n.is_finite() {
+        true => Ok(()),
+        false => Err(FieldError::new(
+            "amount is too large to be a finite number",
+            "value_error.float.not_finite",
+        )),
+    }
 }
 
 fn not_an_object() -> BatchError {
