@@ -26,10 +26,10 @@ pub enum Command {
 
 const COMMANDS: &str = "track, page, identify, flush, consent, reset, debug, on, ready";
 
-fn props_arg(call: &str, v: Option<&Value>) -> Result<Option<Value>, String> {
+fn props_arg(call: &str, v: Option<Value>) -> Result<Option<Value>, String> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(o @ Value::Object(_)) => Ok(Some(o.clone())),
+        Some(o @ Value::Object(_)) => Ok(Some(o)),
         Some(other) => Err(format!(
             "scantrack('{call}', ...): properties must be an object like {{plan: \"pro\"}}, not {}",
             other.type_name()
@@ -40,12 +40,17 @@ fn props_arg(call: &str, v: Option<&Value>) -> Result<Option<Value>, String> {
 /// Parses `[command, ...args]`.
 pub fn parse(text: &str) -> Result<Command, String> {
     let v = json::parse(text).map_err(|e| format!("scantrack(...): arguments unreadable ({e})"))?;
-    let args = v.as_array().unwrap_or(&[]);
+    // The arguments are taken out of the parsed array, not copied: properties can be large.
+    let mut args = match v {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    };
     let Some(Value::String(cmd)) = args.first() else {
         return Err(format!(
             "scantrack(...): the first argument must be a command name ({COMMANDS})"
         ));
     };
+    let cmd = cmd.clone();
     let arg = |i: usize| args.get(i);
     match cmd.as_str() {
         "track" => {
@@ -59,9 +64,8 @@ pub fn parse(text: &str) -> Result<Command, String> {
                 }
                 None => return Err("scantrack('track', name): the event name is missing".into()),
             };
-            let mut input = EventInput::new(&name);
-            input.properties = props_arg("track", arg(2))?;
-            input.conversion = match arg(3) {
+            let properties = props_arg("track", take(&mut args, 2))?;
+            let conversion = match args.get(3) {
                 None | Some(Value::Null) => None,
                 Some(c @ Value::Object(_)) => Some(conversion(c)?),
                 Some(other) => {
@@ -71,9 +75,14 @@ pub fn parse(text: &str) -> Result<Command, String> {
                     ))
                 }
             };
-            Ok(Command::Track(input))
+            Ok(Command::Track(EventInput {
+                name,
+                properties,
+                conversion,
+                ..Default::default()
+            }))
         }
-        "page" => Ok(Command::Page(props_arg("page", arg(1))?)),
+        "page" => Ok(Command::Page(props_arg("page", take(&mut args, 1))?)),
         "identify" => {
             let id = arg(1).unwrap_or(&Value::Null);
             match (id.get("email"), id.get("email_hash")) {
@@ -100,6 +109,11 @@ pub fn parse(text: &str) -> Result<Command, String> {
         },
         other => Err(format!("scantrack('{other}'): unknown command; use one of {COMMANDS}")),
     }
+}
+
+/// Argument `i`, moved out of `args`.
+fn take(args: &mut [Value], i: usize) -> Option<Value> {
+    args.get_mut(i).map(|v| core::mem::replace(v, Value::Null))
 }
 
 fn conversion(c: &Value) -> Result<Conversion, String> {
