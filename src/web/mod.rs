@@ -120,6 +120,11 @@ struct Inner {
     /// `location.href` when the tracker started or last navigated: the referrer of the next
     /// SPA page view.
     referrer: String,
+    /// `location.href` as of the last navigation the page told us about (start, pushState,
+    /// replaceState, popstate, hashchange): the `url` of events. Read once per navigation,
+    /// not once per event: the read and its copy into wasm memory cost more than the rest of
+    /// a `track` call's work on the Rust side of the boundary.
+    href: String,
 }
 
 /// The tracker: cheap to clone (all clones share one pipeline).
@@ -192,6 +197,7 @@ impl Tracker {
                 gpc,
                 last_page: String::new(),
                 referrer: page::referrer(&window),
+                href: href.clone(),
             })),
         };
         page::install(&tracker, &window);
@@ -235,7 +241,7 @@ impl Tracker {
         let result = {
             let mut s = self.inner.borrow_mut();
             if input.url.is_none() {
-                input.url = web_sys::window().map(|w| page::href(&w));
+                input.url = Some(s.href.clone());
             }
             if input.referrer.is_none() && !s.referrer.is_empty() {
                 input.referrer = Some(s.referrer.clone());
@@ -269,7 +275,11 @@ impl Tracker {
             members.push(("title".into(), Value::String(title)));
         }
         let href = window.as_ref().map(page::href).unwrap_or_default();
-        self.inner.borrow_mut().last_page = page::without_hash(&href).to_string();
+        {
+            let mut s = self.inner.borrow_mut();
+            s.last_page = page::without_hash(&href).to_string();
+            s.href = href;
+        }
         self.track(EventInput::new("page_view").with_properties(Value::Object(members)))
     }
 
@@ -535,6 +545,13 @@ impl Tracker {
         self.drive();
     }
 
+    /// The page's URL changed in a way that is not a page view of its own (`hashchange`).
+    fn on_url_change(&self) {
+        if let Some(window) = web_sys::window() {
+            self.inner.borrow_mut().href = page::href(&window);
+        }
+    }
+
     /// An SPA navigation (pushState, replaceState, popstate): a `page_view` if the URL
     /// (without its hash) changed.
     /// `previous`: the URL before a `pushState`/`replaceState`; `None` for `popstate`, where
@@ -546,6 +563,7 @@ impl Tracker {
         let href = page::href(&window);
         let changed = {
             let mut s = self.inner.borrow_mut();
+            s.href.clone_from(&href);
             let changed = s.auto_pageview && page::without_hash(&href) != s.last_page;
             if changed {
                 s.referrer = previous.unwrap_or_else(|| s.last_page.clone());

@@ -1,6 +1,7 @@
 //! The page around the tracker: its URL and referrer, the Global Privacy Control signal, the
 //! lifecycle events that drain the queue (`visibilitychange` to hidden, `pagehide`), and SPA
-//! navigations (`history.pushState`/`replaceState` wrapped, `popstate` listened to).
+//! navigations (`history.pushState`/`replaceState` wrapped, `popstate` listened to), and
+//! `hashchange`, which keeps the tracker's copy of the URL current.
 //!
 //! Listeners hold the tracker weakly and live as long as the page (`Closure::forget`): there
 //! is one tracker per page and nothing to unregister.
@@ -90,4 +91,14 @@ pub fn install(tracker: &Tracker, window: &web_sys::Window) {
     });
     let _ = window.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
     on_pop.forget();
+    // `location.hash = ...` and links to `#...` change the URL events carry without a page
+    // view (the tracker keeps the URL rather than reading it for every event).
+    let weak = tracker.weak();
+    let on_hash = Closure::<dyn Fn()>::new(move || {
+        if let Some(inner) = weak.upgrade() {
+            Tracker { inner }.on_url_change();
+        }
+    });
+    let _ = window.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+    on_hash.forget();
 }
