@@ -199,21 +199,31 @@ impl Parser<'_> {
         self.pos += 1; // '"'
         let mut out = String::new();
         let mut run = self.pos;
+        let bytes = self.src.as_bytes();
         loop {
-            match self.peek() {
-                None => return Err(self.err("unterminated string")),
-                Some(b'"') => {
+            // To the next byte that is not plain text, in a tight loop.
+            match bytes[self.pos..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            {
+                Some(n) => self.pos += n,
+                None => {
+                    self.pos = bytes.len();
+                    return Err(self.err("unterminated string"));
+                }
+            }
+            match bytes[self.pos] {
+                b'"' => {
                     out.push_str(&self.src[run..self.pos]);
                     self.pos += 1;
                     return Ok(out);
                 }
-                Some(b'\\') => {
+                b'\\' => {
                     out.push_str(&self.src[run..self.pos]);
                     self.escape(&mut out)?;
                     run = self.pos;
                 }
-                Some(0..=0x1f) => return Err(self.err("control character in string")),
-                Some(_) => self.pos += 1,
+                _ => return Err(self.err("control character in string")),
             }
         }
     }
@@ -343,6 +353,12 @@ pub fn write_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push('"');
+    // Most strings need no escape: one copy after one tight scan.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut run = 0;
     for (i, &b) in s.as_bytes().iter().enumerate() {
         let named = match b {

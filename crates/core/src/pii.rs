@@ -244,6 +244,10 @@ pub fn value_contains_email(v: &Value) -> bool {
 /// use `.key` and `[index]`; an offending key is named in its redacted form so that the path
 /// carries no address.
 pub fn find_email(v: &Value, path: &str) -> Option<String> {
+    // The common, clean case walks without building paths.
+    if !value_contains_email(v) {
+        return None;
+    }
     let mut buf = path.to_string();
     find_email_at(v, &mut buf).then_some(buf)
 }
@@ -406,6 +410,11 @@ fn addresses(s: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     core::iter::from_fn(move || {
         // Byte-wise is safe: the separators are ASCII and UTF-8 continuation bytes never are.
         while i < b.len() {
+            // Most strings hold no `@` and no `%` at all: skip to the next one in a tight loop.
+            match b[i..].iter().position(|&c| c == b'@' || c == b'%') {
+                Some(skip) => i += skip,
+                None => break,
+            }
             let sep_start = i;
             let sep_len = separator_len(&b[i..]);
             if sep_len == 0 {
