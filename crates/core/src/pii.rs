@@ -41,7 +41,6 @@
 use crate::casing;
 use crate::json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// What replaces an address under the `Redact` policy.
 pub const REDACTED: &str = "[email redacted]";
@@ -327,32 +326,103 @@ fn scrub_in_place(v: &mut Value, policy: PiiPolicy, mode: EmailNormalization) ->
 /// were not renamed keep theirs, earlier renamed keys keep what they got, and a later one that
 /// would collide becomes `name (2)`, `name (3)`, ...
 ///
-/// Sets rather than scans: a page can pass an object with thousands of address keys, all
+/// Hashing rather than scans: a page can pass an object with thousands of address keys, all
 /// redacted to the same text, and the tracker must stay well under 50 ms; remembering the next
-/// free suffix of each name keeps this O(k log k).
+/// free suffix of each name keeps this linear in the number of keys.
 fn deduplicate_renamed_keys(members: &mut [(String, Value)], renamed: &[usize]) {
-    let mut taken: BTreeSet<String> = members
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| renamed.binary_search(j).is_err())
-        .map(|(_, (k, _))| k.clone())
-        .collect();
-    let mut next_suffix: BTreeMap<String, usize> = BTreeMap::new();
+    let mut taken = Names::with_capacity(members.len());
+    for (j, (k, _)) in members.iter().enumerate() {
+        if renamed.binary_search(&j).is_err() {
+            taken.insert(k.clone(), 0);
+        }
+    }
+    // base name -> the next suffix to try for it
+    let mut next_suffix = Names::with_capacity(4);
     for &i in renamed {
         let base = &members[i].0;
-        if !taken.contains(base) {
-            taken.insert(base.clone());
+        if taken.get(base).is_none() {
+            taken.insert(base.clone(), 0);
             continue;
         }
-        let n = next_suffix.entry(base.clone()).or_insert(2);
-        let mut name = format!("{base} ({n})");
-        while taken.contains(&name) {
-            *n += 1;
-            name = format!("{base} ({n})");
+        let mut n = next_suffix.get(base).unwrap_or(2);
+        let mut name = suffixed(base, n);
+        while taken.get(&name).is_some() {
+            n += 1;
+            name = suffixed(base, n);
         }
-        *n += 1;
-        taken.insert(name.clone());
+        next_suffix.insert(base.clone(), n + 1);
+        taken.insert(name.clone(), 0);
         members[i].0 = name;
+    }
+}
+
+/// `base (n)`, written without the formatting machinery.
+fn suffixed(base: &str, n: usize) -> String {
+    let mut out = String::with_capacity(base.len() + 8);
+    out.push_str(base);
+    out.push_str(" (");
+    crate::time::push_decimal(&mut out, n as u64);
+    out.push(')');
+    out
+}
+
+/// A map from names to numbers for `deduplicate_renamed_keys`: open addressing with linear
+/// probing over FNV-1a hashes, at most half full. Hand-written because std's `BTreeMap` and
+/// `HashMap` cost kilobytes of wasm each for this one use.
+struct Names {
+    /// 0: empty; `k`: `entries[k - 1]`. The length is a power of two.
+    slots: Vec<u32>,
+    entries: Vec<(String, usize)>,
+}
+
+impl Names {
+    fn with_capacity(n: usize) -> Names {
+        Names {
+            slots: vec![0; (2 * n).next_power_of_two().max(8)],
+            entries: Vec::with_capacity(n),
+        }
+    }
+
+    /// The slot holding `name`, or the empty slot where it would go.
+    fn slot(&self, name: &str) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut h: u32 = 0x811c_9dc5;
+        for b in name.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        let mut i = h as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => return i,
+                k if self.entries[k as usize - 1].0 == name => return i,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<usize> {
+        match self.slots[self.slot(name)] {
+            0 => None,
+            k => Some(self.entries[k as usize - 1].1),
+        }
+    }
+
+    /// Sets `name` to `value`.
+    fn insert(&mut self, name: String, value: usize) {
+        let i = self.slot(&name);
+        if self.slots[i] != 0 {
+            self.entries[self.slots[i] as usize - 1].1 = value;
+            return;
+        }
+        self.entries.push((name, value));
+        self.slots[i] = self.entries.len() as u32;
+        if 2 * self.entries.len() > self.slots.len() {
+            self.slots = vec![0; 2 * self.slots.len()];
+            for k in 1..=self.entries.len() {
+                let j = self.slot(&self.entries[k - 1].0);
+                self.slots[j] = k as u32;
+            }
+        }
     }
 }
 

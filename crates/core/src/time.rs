@@ -63,6 +63,11 @@ pub fn format_rfc3339_millis(t: Millis) -> String {
 
 const MILLIS_PER_DAY: u64 = 86_400_000;
 
+/// Appends `value` in decimal (a tiny itoa: the formatting machinery stays out of the wasm).
+pub(crate) fn push_decimal(out: &mut String, value: u64) {
+    push_padded(out, value, 1);
+}
+
 /// Appends `value` in decimal, left-padded with zeros to `width` digits (hand-written rather
 /// than `format!("{:0w$}")` to keep the formatting machinery out of the wasm).
 fn push_padded(out: &mut String, mut value: u64, width: usize) {
