@@ -17,6 +17,7 @@ pub mod entropy;
 pub mod event;
 pub mod iso4217;
 pub mod json;
+pub mod names;
 pub mod persist;
 pub mod pii;
 pub mod pipeline;

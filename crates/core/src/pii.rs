@@ -40,6 +40,7 @@
 
 use crate::casing;
 use crate::json::Value;
+use crate::names::Names;
 use sha2::{Digest, Sha256};
 
 /// What replaces an address under the `Redact` policy.
@@ -364,66 +365,6 @@ fn suffixed(base: &str, n: usize) -> String {
     crate::time::push_decimal(&mut out, n as u64);
     out.push(')');
     out
-}
-
-/// A map from names to numbers for `deduplicate_renamed_keys`: open addressing with linear
-/// probing over FNV-1a hashes, at most half full. Hand-written because std's `BTreeMap` and
-/// `HashMap` cost kilobytes of wasm each for this one use.
-struct Names {
-    /// 0: empty; `k`: `entries[k - 1]`. The length is a power of two.
-    slots: Vec<u32>,
-    entries: Vec<(String, usize)>,
-}
-
-impl Names {
-    fn with_capacity(n: usize) -> Names {
-        Names {
-            slots: vec![0; (2 * n).next_power_of_two().max(8)],
-            entries: Vec::with_capacity(n),
-        }
-    }
-
-    /// The slot holding `name`, or the empty slot where it would go.
-    fn slot(&self, name: &str) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut h: u32 = 0x811c_9dc5;
-        for b in name.bytes() {
-            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-        }
-        let mut i = h as usize & mask;
-        loop {
-            match self.slots[i] {
-                0 => return i,
-                k if self.entries[k as usize - 1].0 == name => return i,
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<usize> {
-        match self.slots[self.slot(name)] {
-            0 => None,
-            k => Some(self.entries[k as usize - 1].1),
-        }
-    }
-
-    /// Sets `name` to `value`.
-    fn insert(&mut self, name: String, value: usize) {
-        let i = self.slot(&name);
-        if self.slots[i] != 0 {
-            self.entries[self.slots[i] as usize - 1].1 = value;
-            return;
-        }
-        self.entries.push((name, value));
-        self.slots[i] = self.entries.len() as u32;
-        if 2 * self.entries.len() > self.slots.len() {
-            self.slots = vec![0; 2 * self.slots.len()];
-            for k in 1..=self.entries.len() {
-                let j = self.slot(&self.entries[k - 1].0);
-                self.slots[j] = k as u32;
-            }
-        }
-    }
 }
 
 /// `s` with its addresses replaced (`Redact` or `Hash`), and how many addresses there were;

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::entropy::Entropy;
 use crate::event::{self, Context, EventInput, TrackError};
 use crate::json;
+use crate::names::Names;
 use crate::persist::{self, PersistError};
 use crate::pii;
 use crate::queue::{Queue, TransmitId};
@@ -864,11 +865,13 @@ impl Pipeline {
                 if d.paused_until > self.paused_until && d.paused_until > self.now {
                     self.paused_until = d.paused_until;
                 }
-                let mut own: Vec<&str> = self.queue.iter().map(|e| e.id.as_str()).collect();
-                own.sort_unstable();
+                let mut own = Names::with_capacity(self.queue.len());
+                for e in self.queue.iter() {
+                    own.insert(e.id.clone(), 0);
+                }
                 d.events
                     .into_iter()
-                    .filter(|e| own.binary_search(&e.id.as_str()).is_err())
+                    .filter(|e| own.get(&e.id).is_none())
                     .filter(|e| !self.resolved.contains(&e.id))
                     .collect()
             }
@@ -884,7 +887,7 @@ impl Pipeline {
                     .map(|e| (e.id.as_str(), e.enqueued_at, e.json.as_str())),
             )
             .collect();
-        events.sort_by_key(|e| e.1);
+        sort_by_time(&mut events);
         let pause = if self.paused_until > self.now {
             self.paused_until
         } else {
@@ -923,5 +926,66 @@ impl Pipeline {
     /// ones: the shell sends those with keepalive too when they fit), for the unload budget.
     pub fn in_flight_bytes(&self) -> usize {
         self.in_flight.iter().map(|f| f.body_len).sum()
+    }
+}
+
+/// Sorts `events` by their time (the middle field), stably: events of the same millisecond keep
+/// their order. A bottom-up merge sort, hand-written because the standard library's sorts cost
+/// some 8 KB of wasm for this one use; already sorted input (the usual case: this tab's queue,
+/// then another tab's, each in acceptance order) is settled in one pass.
+fn sort_by_time(events: &mut Vec<(&str, Millis, &str)>) {
+    let n = events.len();
+    if events.windows(2).all(|w| w[0].1 <= w[1].1) {
+        return;
+    }
+    let mut merged = Vec::with_capacity(n);
+    let mut width = 1;
+    while width < n {
+        merged.clear();
+        let mut lo = 0;
+        while lo < n {
+            let mid = (lo + width).min(n);
+            let hi = (lo + 2 * width).min(n);
+            let (mut i, mut j) = (lo, mid);
+            while i < mid && j < hi {
+                // `<`, not `<=`: on a tie the earlier run's event goes first (stability).
+                if events[j].1 < events[i].1 {
+                    merged.push(events[j]);
+                    j += 1;
+                } else {
+                    merged.push(events[i]);
+                    i += 1;
+                }
+            }
+            merged.extend_from_slice(&events[i..mid]);
+            merged.extend_from_slice(&events[j..hi]);
+            lo = hi;
+        }
+        core::mem::swap(events, &mut merged);
+        width *= 2;
+    }
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use super::*;
+    use crate::entropy::SeededEntropy;
+
+    #[test]
+    fn sort_by_time_is_the_standard_stable_sort() {
+        let mut rng = SeededEntropy::new(11);
+        for n in [0, 1, 2, 3, 7, 64, 100, 1000] {
+            for spread in [1, 5, 1_000_000] {
+                let ids: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
+                let mut events: Vec<(&str, Millis, &str)> = ids
+                    .iter()
+                    .map(|id| (id.as_str(), Millis(rng.next_u64() % spread), "{}"))
+                    .collect();
+                let mut want = events.clone();
+                want.sort_by_key(|e| e.1);
+                sort_by_time(&mut events);
+                assert_eq!(events, want, "n {n}, spread {spread}");
+            }
+        }
     }
 }
