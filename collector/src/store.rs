@@ -145,7 +145,7 @@ pub struct Inserted {
 }
 
 /// A refused request to record.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct NewRefused {
     pub received_at: u64,
     pub request_id: String,
@@ -159,20 +159,12 @@ pub struct NewRefused {
     pub body_excerpt: String,
 }
 
-/// A refused request as stored.
+/// A refused request as stored: its row id and what was recorded (one JSON object).
 #[derive(Clone, Debug, Serialize)]
 pub struct StoredRefused {
     pub id: i64,
-    pub received_at: u64,
-    pub request_id: String,
-    pub client_ip: String,
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    pub reason: String,
-    pub response_body: String,
-    pub body_bytes: usize,
-    pub body_excerpt: String,
+    #[serde(flatten)]
+    pub refused: NewRefused,
 }
 
 /// Which events a query returns; `None` fields match everything. `session` and `name` match
@@ -287,16 +279,7 @@ impl Store {
         ])?;
         Ok(StoredRefused {
             id: conn.last_insert_rowid(),
-            received_at: r.received_at,
-            request_id: r.request_id.clone(),
-            client_ip: r.client_ip.clone(),
-            method: r.method.clone(),
-            path: r.path.clone(),
-            status: r.status,
-            reason: r.reason.clone(),
-            response_body: r.response_body.clone(),
-            body_bytes: r.body_bytes,
-            body_excerpt: r.body_excerpt.clone(),
+            refused: r.clone(),
         })
     }
 
@@ -349,16 +332,18 @@ impl Store {
         let rows = stmt.query_map(params![limit.min(MAX_QUERY_ROWS) as i64], |row| {
             Ok(StoredRefused {
                 id: row.get(0)?,
-                received_at: row.get::<_, i64>(1)? as u64,
-                request_id: row.get(2)?,
-                client_ip: row.get(3)?,
-                method: row.get(4)?,
-                path: row.get(5)?,
-                status: row.get(6)?,
-                reason: row.get(7)?,
-                response_body: row.get(8)?,
-                body_bytes: row.get::<_, i64>(9)? as usize,
-                body_excerpt: row.get(10)?,
+                refused: NewRefused {
+                    received_at: row.get::<_, i64>(1)? as u64,
+                    request_id: row.get(2)?,
+                    client_ip: row.get(3)?,
+                    method: row.get(4)?,
+                    path: row.get(5)?,
+                    status: row.get(6)?,
+                    reason: row.get(7)?,
+                    response_body: row.get(8)?,
+                    body_bytes: row.get::<_, i64>(9)? as usize,
+                    body_excerpt: row.get(10)?,
+                },
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
