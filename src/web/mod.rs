@@ -117,6 +117,8 @@ struct Inner {
     gpc: bool,
     /// The page URL of the last `page_view`, to tell a navigation from a state update.
     last_page: String,
+    /// `scantrack:<site>:sends`, read before every send (pacing across tabs).
+    sends_key: String,
     /// `location.href` when the tracker started or last navigated: the referrer of the next
     /// SPA page view.
     referrer: String,
@@ -197,6 +199,7 @@ impl Tracker {
                 gpc,
                 last_page: String::new(),
                 referrer: page::referrer(&window),
+                sends_key: persist::sends_key(&site),
                 href: href.clone(),
             })),
         };
@@ -407,6 +410,8 @@ impl Tracker {
             let s = &mut *s;
             let t = now();
             s.pipeline.handle_timeout(t);
+            let site_sends = s.store.get(&s.sends_key);
+            s.pipeline.observe_site_sends(site_sends.as_deref());
             let mut transmits = Vec::new();
             while let Some(tx) = s.pipeline.poll_transmit(t) {
                 transmits.push(tx);

@@ -34,6 +34,10 @@ pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub const MAX_KEEPALIVE_BYTES: usize = 64 * 1024;
 /// The window over which `max_requests_per_minute` is counted.
 pub const PACING_WINDOW: Duration = Duration::from_secs(60);
+/// Requests per minute all tabs of one site send together at most: under the collector's 100
+/// per IP (whose grace clients must not rely on), with room for what tabs learn of each other
+/// only through storage.
+pub const SITE_MAX_REQUESTS_PER_MINUTE: usize = 90;
 
 /// Why a configuration value is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

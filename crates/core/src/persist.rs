@@ -27,6 +27,39 @@ pub fn session_key(site_id: &str) -> String {
     format!("scantrack:{site_id}:session")
 }
 
+/// Where the tabs of a site tell each other when they sent (pacing across tabs):
+/// `{"v":1,"site_id":"...","sends":[<ms>, ...]}`, the last minute only.
+pub fn sends_key(site_id: &str) -> String {
+    format!("scantrack:{site_id}:sends")
+}
+
+/// Encodes the site's recent send instants.
+pub fn encode_sends(site_id: &str, sends: &[Millis]) -> String {
+    let mut out = String::new();
+    header(&mut out, site_id);
+    out.push_str(",\"sends\":[");
+    for (i, t) in sends.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&t.0.to_string());
+    }
+    out.push_str("]}");
+    out
+}
+
+/// Decodes the site's recent send instants; unreadable entries are skipped (this is advice
+/// for pacing, not data: a broken value only costs the advice).
+pub fn decode_sends(text: &str, site_id: &str) -> Result<Vec<Millis>, PersistError> {
+    let v = json::parse(text).map_err(|e| PersistError::Corrupt(e.to_string()))?;
+    check_header(&v, site_id)?;
+    let items = v
+        .get("sends")
+        .and_then(Value::as_array)
+        .ok_or_else(|| PersistError::Corrupt("no sends array".into()))?;
+    Ok(items.iter().filter_map(|t| millis_of(Some(t))).collect())
+}
+
 /// Why a stored value was discarded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PersistError {
@@ -311,6 +344,16 @@ mod tests {
             decode_session(bad, "s"),
             Err(PersistError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn send_instants_round_trip_and_bad_entries_are_skipped() {
+        let text = encode_sends("s", &[Millis(1), Millis(2)]);
+        assert_eq!(text, r#"{"v":1,"site_id":"s","sends":[1,2]}"#);
+        assert_eq!(decode_sends(&text, "s"), Ok(vec![Millis(1), Millis(2)]));
+        let mixed = r#"{"v":1,"site_id":"s","sends":[3,"x",-1,4.5,5]}"#;
+        assert_eq!(decode_sends(mixed, "s"), Ok(vec![Millis(3), Millis(5)]));
+        assert!(decode_sends("nope", "s").is_err());
     }
 
     #[test]

@@ -206,6 +206,8 @@ pub struct Pipeline {
     session_dirty_since: Option<Millis>,
     clear_storage: bool,
     resolved: VecDeque<String>,
+    /// This page sent since it last stored the site's send instants.
+    sends_dirty: bool,
 }
 
 impl Pipeline {
@@ -265,6 +267,7 @@ impl Pipeline {
             session_dirty_since: Some(now),
             clear_storage: false,
             resolved: VecDeque::new(),
+            sends_dirty: false,
         };
         match startup
             .stored_queue
@@ -455,6 +458,17 @@ impl Pipeline {
         covered.all(|e| e.in_flight.is_none() && blocked)
     }
 
+    /// What the site's tabs stored about their recent sends (the value under
+    /// `persist::sends_key`). Call before `poll_transmit`: all tabs of a site together stay
+    /// under `SITE_MAX_REQUESTS_PER_MINUTE`.
+    pub fn observe_site_sends(&mut self, stored: Option<&str>) {
+        let site = self.config.site_id().to_string();
+        let sends = stored
+            .and_then(|t| persist::decode_sends(t, &site).ok())
+            .unwrap_or_default();
+        self.pacer.others_sent(&sends, self.now);
+    }
+
     // ---- sending -------------------------------------------------------------------------
 
     fn sending_allowed(&self, now: Millis) -> bool {
@@ -506,6 +520,7 @@ impl Pipeline {
         }
         let t = self.make_transmit(now, self.config.max_batch_bytes, false)?;
         self.pacer.record(now);
+        self.sends_dirty = true;
         Some(t)
     }
 
@@ -580,6 +595,7 @@ impl Pipeline {
         while let Some(t) = self.make_transmit(now, left.min(self.config.max_batch_bytes), true) {
             left -= t.body.len();
             self.pacer.record(now);
+            self.sends_dirty = true;
             out.push(t);
         }
         out
@@ -759,7 +775,7 @@ impl Pipeline {
         for f in &self.in_flight {
             consider(f.deadline);
         }
-        if self.clear_storage {
+        if self.clear_storage || (self.sends_dirty && self.consent == Consent::Granted) {
             consider(self.now);
         }
         if self.consent == Consent::Granted {
@@ -828,6 +844,10 @@ impl Pipeline {
                 key: persist::session_key(&site),
                 value: None,
             });
+            ops.push(StorageOp {
+                key: persist::sends_key(&site),
+                value: None,
+            });
         }
         if self.consent != Consent::Granted {
             return ops;
@@ -842,6 +862,14 @@ impl Pipeline {
             ops.push(StorageOp {
                 key,
                 value: Some(value),
+            });
+        }
+        if std::mem::take(&mut self.sends_dirty) {
+            // At once, not write-behind: the other tabs pace by it.
+            let sends = self.pacer.site_sends(self.now);
+            ops.push(StorageOp {
+                key: persist::sends_key(&site),
+                value: Some(persist::encode_sends(&site, &sends)),
             });
         }
         if due(self.session_dirty_since) {

@@ -6,7 +6,7 @@
 use core::time::Duration;
 use std::collections::VecDeque;
 
-use crate::config::PACING_WINDOW;
+use crate::config::{PACING_WINDOW, SITE_MAX_REQUESTS_PER_MINUTE};
 use crate::entropy::Entropy;
 use crate::time::Millis;
 
@@ -59,12 +59,28 @@ pub fn jitter(nominal: Duration, random: u64) -> Duration {
     Duration::from_millis(ms - half + random % (half + 1))
 }
 
-/// Pacing: at most `max_per_window` requests in any `PACING_WINDOW` (60 s).
+/// Insertion sort: these lists hold at most a few hundred instants, mostly in order already,
+/// and the standard library's sorts cost kilobytes of wasm.
+fn sort_small(v: &mut [Millis]) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v[j - 1] > v[j] {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+/// Pacing: at most `max_per_window` requests of this page in any `PACING_WINDOW` (60 s), and
+/// at most `SITE_MAX_REQUESTS_PER_MINUTE` of all the site's tabs together (the other tabs'
+/// sends are learnt through storage, `others_sent`).
 #[derive(Clone, Debug)]
 pub struct Pacer {
     max_per_window: usize,
-    /// Send instants, oldest first; only the last `max_per_window` matter.
+    /// This page's send instants, oldest first (the last `SITE_MAX_REQUESTS_PER_MINUTE`).
     sends: VecDeque<Millis>,
+    /// Other tabs' send instants within the last window, oldest first.
+    others: Vec<Millis>,
 }
 
 impl Pacer {
@@ -72,25 +88,69 @@ impl Pacer {
         Pacer {
             max_per_window: max_per_minute.max(1) as usize,
             sends: VecDeque::new(),
+            others: Vec::new(),
         }
     }
 
     /// Records a request that left at `at`.
     pub fn record(&mut self, at: Millis) {
         self.sends.push_back(at);
-        while self.sends.len() > self.max_per_window {
+        while self.sends.len() > SITE_MAX_REQUESTS_PER_MINUTE.max(self.max_per_window) {
             self.sends.pop_front();
         }
     }
 
-    /// The earliest instant at which one more request keeps every window within the limit:
+    /// What storage says the site's tabs sent (this page's own sends among them are
+    /// recognised and not counted twice); keeps those within the window before `now`.
+    pub fn others_sent(&mut self, site_sends: &[Millis], now: Millis) {
+        self.others = site_sends
+            .iter()
+            .copied()
+            .filter(|t| t.add(PACING_WINDOW) > now && !self.sends.contains(t))
+            .collect();
+        sort_small(&mut self.others);
+    }
+
+    /// The site's sends within the window before `now`, this page's and the others', oldest
+    /// first: what this page stores for the other tabs.
+    pub fn site_sends(&self, now: Millis) -> Vec<Millis> {
+        let mut all: Vec<Millis> = self
+            .sends
+            .iter()
+            .chain(self.others.iter())
+            .copied()
+            .filter(|t| t.add(PACING_WINDOW) > now)
+            .collect();
+        sort_small(&mut all);
+        all
+    }
+
+    /// The earliest instant at which one more request keeps every window within both limits:
     /// the `max`-th most recent send plus the window (`Millis::ZERO` if fewer were sent).
     pub fn next_allowed(&self) -> Millis {
-        if self.sends.len() < self.max_per_window {
-            Millis::ZERO
-        } else {
-            self.sends[0].add(PACING_WINDOW)
+        let own = match self.sends.len().checked_sub(self.max_per_window) {
+            Some(i) => self.sends[i].add(PACING_WINDOW),
+            None => Millis::ZERO,
+        };
+        // The SITE_MAX-th most recent of the two sorted lists: walk both from their ends.
+        let (mut i, mut j) = (self.sends.len(), self.others.len());
+        let mut nth = Millis::ZERO;
+        for _ in 0..SITE_MAX_REQUESTS_PER_MINUTE {
+            let take_own = match (i, j) {
+                (0, 0) => return own,
+                (0, _) => false,
+                (_, 0) => true,
+                _ => self.sends[i - 1] >= self.others[j - 1],
+            };
+            if take_own {
+                i -= 1;
+                nth = self.sends[i];
+            } else {
+                j -= 1;
+                nth = self.others[j];
+            }
         }
+        own.max(nth.add(PACING_WINDOW))
     }
 }
 
@@ -158,5 +218,55 @@ mod tests {
         assert_eq!(p.next_allowed(), Millis(61_000));
         p.record(Millis(61_000));
         assert_eq!(p.next_allowed(), Millis(62_000));
+    }
+}
+
+#[cfg(test)]
+mod site_tests {
+    use super::*;
+
+    #[test]
+    fn the_tabs_of_a_site_together_stay_under_the_site_limit() {
+        let mut p = Pacer::new(30);
+        let others: Vec<Millis> = (0..80).map(|i| Millis(1_000 + i)).collect();
+        p.others_sent(&others, Millis(2_000));
+        for t in 0..10 {
+            assert!(p.next_allowed() <= Millis(2_000 + t));
+            p.record(Millis(2_000 + t));
+        }
+        // 80 + 10 = 90 in the window: the next waits until the oldest leaves it.
+        assert_eq!(p.next_allowed(), Millis(61_000));
+    }
+
+    #[test]
+    fn own_sends_read_back_from_storage_are_not_counted_twice() {
+        let mut p = Pacer::new(30);
+        for t in 0..30 {
+            p.record(Millis(t));
+        }
+        let stored = p.site_sends(Millis(100));
+        p.others_sent(&stored, Millis(100));
+        assert_eq!(p.site_sends(Millis(100)).len(), 30);
+        assert_eq!(
+            p.next_allowed(),
+            Millis(60_000),
+            "the page's own limit, not doubled"
+        );
+    }
+
+    #[test]
+    fn small_sort_sorts() {
+        let mut v: Vec<Millis> = [5, 1, 4, 1, 9, 0].into_iter().map(Millis).collect();
+        sort_small(&mut v);
+        assert_eq!(v, [0, 1, 1, 4, 5, 9].map(Millis));
+    }
+
+    #[test]
+    fn sends_older_than_the_window_are_forgotten() {
+        let mut p = Pacer::new(30);
+        let others: Vec<Millis> = (0..90).map(Millis).collect();
+        p.others_sent(&others, Millis(60_050));
+        assert_eq!(p.site_sends(Millis(60_050)).len(), 39);
+        assert_eq!(p.next_allowed(), Millis::ZERO);
     }
 }

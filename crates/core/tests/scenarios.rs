@@ -1030,3 +1030,63 @@ fn a_rate_limit_pause_one_tab_stored_holds_the_other_tab_too() {
     assert_eq!(b.paused_until(), T0.add(secs(60)));
     assert!(b.poll_transmit(T0.add(secs(60))).is_some());
 }
+
+#[test]
+fn four_tabs_of_one_site_together_stay_under_the_site_limit() {
+    let mut storage = Storage::new();
+    let cfg = config().with_max_batch_events(5).unwrap();
+    let mut tabs: Vec<scantrack_core::Pipeline> = (0..4)
+        .map(|seed| {
+            scantrack_core::Pipeline::new(
+                cfg.clone(),
+                Box::new(scantrack_core::entropy::SeededEntropy::new(seed)),
+                Startup::default(),
+                T0,
+            )
+        })
+        .collect();
+    for (i, t) in tabs.iter_mut().enumerate() {
+        for n in 0..200 {
+            t.track(EventInput::new(&format!("tab{i}_{n}")), T0)
+                .unwrap();
+        }
+    }
+    let mut sends: Vec<(Millis, usize)> = Vec::new();
+    let mut delivered = 0;
+    let mut now = T0;
+    while now < T0.add(secs(300)) {
+        for (i, t) in tabs.iter_mut().enumerate() {
+            t.observe_site_sends(storage.get("scantrack:site_demo:sends").map(String::as_str));
+            while let Some(tx) = t.poll_transmit(now) {
+                sends.push((now, i));
+                t.handle_response(tx.id, ok().unwrap(), now);
+            }
+            while let Some(r) = t.poll_report() {
+                if let Report::Delivered { event_ids } = r {
+                    delivered += event_ids.len();
+                }
+            }
+            write_storage(t, &mut storage, now);
+        }
+        now = now.add(ms(50));
+    }
+    assert_eq!(delivered, 800, "everything delivered in the end");
+    for (k, (at, _)) in sends.iter().enumerate() {
+        let window: Vec<&(Millis, usize)> = sends[..=k]
+            .iter()
+            .filter(|(t, _)| t.0 + 60_000 > at.0)
+            .collect();
+        assert!(
+            window.len() <= 90,
+            "{} requests of the site in the minute before {at:?}",
+            window.len()
+        );
+        for tab in 0..4 {
+            let own = window.iter().filter(|(_, i)| *i == tab).count();
+            assert!(own <= 30, "tab {tab} sent {own} in a minute");
+        }
+    }
+    // Without the shared limit the four tabs would have sent 120 in the first minute.
+    let first_minute = sends.iter().filter(|(t, _)| t.0 < T0.0 + 60_000).count();
+    assert_eq!(first_minute, 90);
+}

@@ -102,6 +102,9 @@ impl Sim {
 
     /// Sends everything the pipeline wants to send now.
     fn pump(&mut self, server: &mut Server<'_>) {
+        let sends_key = format!("scantrack:{}:sends", self.config.site_id());
+        let site_sends = self.storage.get(&sends_key).cloned();
+        self.p.observe_site_sends(site_sends.as_deref());
         while let Some(t) = self.p.poll_transmit(self.now) {
             self.send(t, server);
         }
