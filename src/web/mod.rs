@@ -22,7 +22,7 @@ use scantrack_core::config::MAX_KEEPALIVE_BYTES;
 use scantrack_core::entropy::Entropy;
 use scantrack_core::event::{EventInput, TrackError};
 use scantrack_core::json::Value;
-use scantrack_core::pipeline::{Consent, FlushTicket, Report, Startup, Transmit};
+use scantrack_core::pipeline::{Consent, FlushTicket, Report, Startup, StorageOp, Transmit};
 use scantrack_core::{persist, Millis, Pipeline};
 
 use crate::command::Command;
@@ -127,6 +127,21 @@ struct Inner {
     /// not once per event: the read and its copy into wasm memory cost more than the rest of
     /// a `track` call's work on the Rust side of the boundary.
     href: String,
+}
+
+impl Inner {
+    /// Performs the pipeline's storage operations; a storage failure becomes a notice (the
+    /// store has then switched to memory).
+    fn apply_storage(&mut self, ops: Vec<StorageOp>) {
+        for op in ops {
+            if let Some(problem) = self.store.apply(op) {
+                self.notices.push(Notice::Error {
+                    kind: "storage",
+                    message: problem,
+                });
+            }
+        }
+    }
 }
 
 /// The tracker: cheap to clone (all clones share one pipeline).
@@ -418,14 +433,7 @@ impl Tracker {
             }
             let store = &s.store;
             let ops = s.pipeline.poll_storage(t, &|k| store.get(k));
-            for op in ops {
-                if let Some(problem) = s.store.apply(op) {
-                    s.notices.push(Notice::Error {
-                        kind: "storage",
-                        message: problem,
-                    });
-                }
-            }
+            s.apply_storage(ops);
             while let Some(r) = s.pipeline.poll_report() {
                 s.notices.push(Notice::Report(r));
             }
@@ -533,14 +541,7 @@ impl Tracker {
             let s = &mut *s;
             let store = &s.store;
             let ops = s.pipeline.flush_storage(&|k| store.get(k));
-            for op in ops {
-                if let Some(problem) = s.store.apply(op) {
-                    s.notices.push(Notice::Error {
-                        kind: "storage",
-                        message: problem,
-                    });
-                }
-            }
+            s.apply_storage(ops);
             let budget = MAX_KEEPALIVE_BYTES.saturating_sub(s.pipeline.in_flight_bytes());
             s.pipeline.drain_for_unload(budget, now())
         };
