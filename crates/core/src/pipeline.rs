@@ -220,12 +220,10 @@ impl Pipeline {
     ) -> Pipeline {
         let site = config.site_id().to_string();
         let mut reports = VecDeque::new();
-        let storage_error = |what: &str, e: PersistError| Report::Error {
+        // Names the key itself: "scantrack:site_demo:queue: stored value is corrupt (...)".
+        let storage_error = |key: String, e: PersistError| Report::Error {
             kind: ErrorKind::Storage,
-            message: format!(
-                "{what} {}: {e}",
-                persist::queue_key(&site).replace(":queue", "")
-            ),
+            message: format!("{key}: {e}"),
         };
         let mut session = match startup
             .stored_session
@@ -237,7 +235,7 @@ impl Pipeline {
                 ..Session::new(now, &mut *entropy)
             },
             Some(Err(e)) => {
-                reports.push_back(storage_error("session", e));
+                reports.push_back(storage_error(persist::session_key(&site), e));
                 Session::new(now, &mut *entropy)
             }
             None => Session::new(now, &mut *entropy),
@@ -291,7 +289,8 @@ impl Pipeline {
                 p.paused_until = decoded.paused_until;
             }
             Some(Err(e)) => {
-                p.reports.push_back(storage_error("queue", e));
+                p.reports
+                    .push_back(storage_error(persist::queue_key(&site), e));
                 // Overwrite the bad value with a good (empty) one.
                 p.queue_dirty_since = Some(now);
             }
