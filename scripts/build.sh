@@ -16,9 +16,14 @@ if [ "${1:-}" != "--js-only" ]; then
     echo "build: binaryen's wasm-opt from npm is not installed (npm ci installs it); found: $(command -v wasm-opt || echo none)" >&2
     exit 1
   fi
-  # wasm-pack runs wasm-bindgen and wasm-opt from PATH (its own downloads fail here); the
-  # wasm-opt flags live in Cargo.toml's [package.metadata.wasm-pack.profile.release].
-  wasm-pack build --release --target web --out-dir pkg --out-name scantrack
+  # The shipped wasm: wasm-pack (which runs wasm-bindgen from PATH) on the pinned nightly that
+  # rebuilds std for size (scripts/toolchain.env), then wasm-opt with the flags kept there too.
+  source scripts/toolchain.env
+  # shellcheck disable=SC2086
+  RUSTUP_TOOLCHAIN="$WASM_TOOLCHAIN" RUSTFLAGS="$WASM_RUSTFLAGS" \
+    wasm-pack build . --release --no-opt --target web --out-dir pkg --out-name scantrack -- $WASM_BUILD_STD
+  # shellcheck disable=SC2086
+  wasm-opt $WASM_OPT_FLAGS pkg/scantrack_bg.wasm -o pkg/scantrack_bg.wasm
 fi
 if [ ! -f pkg/scantrack.js ] || [ ! -f pkg/scantrack_bg.wasm ]; then
   echo "build: pkg/scantrack.js or pkg/scantrack_bg.wasm is missing; run without --js-only" >&2

@@ -38,6 +38,17 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# --- The pinned nightly that builds the shipped wasm (scripts/toolchain.env says why), with
+#     rust-src for -Zbuild-std. Host tests, clippy and wasm-pack test stay on stable.
+source scripts/toolchain.env
+if ! rustup run "$WASM_TOOLCHAIN" rustc --version >/dev/null 2>&1 ||
+  ! rustup component list --toolchain "$WASM_TOOLCHAIN" --installed | grep -q '^rust-src' ||
+  ! rustup target list --toolchain "$WASM_TOOLCHAIN" --installed | grep -qx wasm32-unknown-unknown; then
+  log "rustup toolchain install $WASM_TOOLCHAIN (rust-src, wasm32)"
+  rustup toolchain install "$WASM_TOOLCHAIN" --profile minimal --component rust-src \
+    --target wasm32-unknown-unknown
+fi
+
 # --- wasm-bindgen-cli, exactly the version Cargo.lock resolved.
 wb_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
 if [ -z "$wb_version" ]; then
