@@ -25,6 +25,7 @@ pub mod queue;
 pub mod response;
 pub mod retry;
 pub mod session;
+pub mod sha256;
 pub mod time;
 pub mod uuid;
 pub mod validate;

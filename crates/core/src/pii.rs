@@ -41,7 +41,7 @@
 use crate::casing;
 use crate::json::Value;
 use crate::names::Names;
-use sha2::{Digest, Sha256};
+use crate::sha256;
 
 /// What replaces an address under the `Redact` policy.
 pub const REDACTED: &str = "[email redacted]";
@@ -144,7 +144,7 @@ pub fn normalize_email(raw: &str, mode: EmailNormalization) -> Result<String, Pi
 /// SHA-256 of `s`'s UTF-8 bytes, as 64 lower-case hex characters.
 pub fn sha256_hex(s: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(s.as_bytes());
+    let digest = sha256::digest(s.as_bytes());
     let mut out = String::with_capacity(64);
     for b in digest {
         out.push(HEX[(b >> 4) as usize] as char);
