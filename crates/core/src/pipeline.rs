@@ -24,8 +24,6 @@
 //!   Requests made while the page is hidden or unloading are exempt from pacing (the page may
 //!   be gone in a moment) but not from a pause or a stop.
 
-use std::collections::VecDeque;
-
 use crate::config::Config;
 use crate::entropy::Entropy;
 use crate::event::{self, Context, EventInput, TrackError};
@@ -188,7 +186,8 @@ pub struct Pipeline {
     session: Session,
     consent: Consent,
     in_flight: Vec<InFlight>,
-    expired: VecDeque<InFlight>,
+    /// Oldest first, at most `EXPIRED_KEPT`.
+    expired: Vec<InFlight>,
     next_transmit: u64,
     backoff: Backoff,
     pacer: Pacer,
@@ -201,11 +200,19 @@ pub struct Pipeline {
     /// Events with `seq` up to this are to be sent without waiting for the flush interval
     /// (also when they come back from a failed request: the caller asked for them now).
     flush_upto: u64,
-    reports: VecDeque<Report>,
+    /// Reports not yet polled, oldest first, from `reports_head` on (polled slots are `None`
+    /// until the list is drained and cleared): a queue in a `Vec`, because every `VecDeque`
+    /// instantiation is wasm every visitor downloads; `expired` and `resolved` are `Vec`s for
+    /// the same reason.
+    reports: Vec<Option<Report>>,
+    reports_head: usize,
     queue_dirty_since: Option<Millis>,
     session_dirty_since: Option<Millis>,
     clear_storage: bool,
-    resolved: VecDeque<String>,
+    /// A ring of the last `RESOLVED_KEPT` ids (order does not matter: it is only searched);
+    /// `resolved_next` is where the next one goes once it is full.
+    resolved: Vec<String>,
+    resolved_next: usize,
     /// This page sent since it last stored the site's send instants.
     sends_dirty: bool,
 }
@@ -219,7 +226,7 @@ impl Pipeline {
         now: Millis,
     ) -> Pipeline {
         let site = config.site_id().to_string();
-        let mut reports = VecDeque::new();
+        let mut reports = Vec::new();
         // Names the key itself: "scantrack:site_demo:queue: stored value is corrupt (...)".
         let storage_error = |key: String, e: PersistError| Report::Error {
             kind: ErrorKind::Storage,
@@ -235,7 +242,7 @@ impl Pipeline {
                 ..Session::new(now, &mut *entropy)
             },
             Some(Err(e)) => {
-                reports.push_back(storage_error(persist::session_key(&site), e));
+                reports.push(Some(storage_error(persist::session_key(&site), e)));
                 Session::new(now, &mut *entropy)
             }
             None => Session::new(now, &mut *entropy),
@@ -255,16 +262,18 @@ impl Pipeline {
             session,
             consent: Consent::Granted,
             in_flight: Vec::new(),
-            expired: VecDeque::new(),
+            expired: Vec::new(),
             next_transmit: 1,
             paused_until: Millis::ZERO,
             stopped: None,
             flush_upto: 0,
             reports,
+            reports_head: 0,
             queue_dirty_since: None,
             session_dirty_since: Some(now),
             clear_storage: false,
-            resolved: VecDeque::new(),
+            resolved: Vec::new(),
+            resolved_next: 0,
             sends_dirty: false,
         };
         match startup
@@ -273,14 +282,14 @@ impl Pipeline {
         {
             Some(Ok(decoded)) => {
                 if decoded.skipped > 0 {
-                    p.reports.push_back(Report::Error {
+                    p.reports.push(Some(Report::Error {
                         kind: ErrorKind::Storage,
                         message: format!(
                             "{} unreadable stored event(s) under {} were discarded",
                             decoded.skipped,
                             persist::queue_key(&site)
                         ),
-                    });
+                    }));
                     p.queue_dirty_since = Some(now);
                 }
                 for e in decoded.events {
@@ -290,7 +299,7 @@ impl Pipeline {
             }
             Some(Err(e)) => {
                 p.reports
-                    .push_back(storage_error(persist::queue_key(&site), e));
+                    .push(Some(storage_error(persist::queue_key(&site), e)));
                 // Overwrite the bad value with a good (empty) one.
                 p.queue_dirty_since = Some(now);
             }
@@ -317,10 +326,12 @@ impl Pipeline {
 
     /// Remembers that the event `id` left the queue for good (see `RESOLVED_KEPT`).
     fn resolve(&mut self, id: &str) {
-        if self.resolved.len() == RESOLVED_KEPT {
-            self.resolved.pop_front();
+        if self.resolved.len() < RESOLVED_KEPT {
+            self.resolved.push(id.to_string());
+        } else {
+            self.resolved[self.resolved_next] = id.to_string();
+            self.resolved_next = (self.resolved_next + 1) % RESOLVED_KEPT;
         }
-        self.resolved.push_back(id.to_string());
     }
 
     fn enqueue(&mut self, id: String, name: String, json: String, at: Millis) {
@@ -328,14 +339,14 @@ impl Pipeline {
         let (_, evicted) = self.queue.push(id, name, json, at);
         for e in evicted {
             self.resolve(&e.id);
-            self.reports.push_back(Report::Dropped {
+            self.reports.push(Some(Report::Dropped {
                 event_id: e.id,
                 event_name: e.name,
                 reason: DropReason::Evicted,
                 message: format!(
                     "the queue is full ({max} bytes, maxQueueBytes); the oldest event was evicted"
                 ),
-            });
+            }));
         }
         self.mark_queue_dirty();
     }
@@ -409,12 +420,12 @@ impl Pipeline {
         match consent {
             Consent::Denied => {
                 for e in self.queue.clear() {
-                    self.reports.push_back(Report::Dropped {
+                    self.reports.push(Some(Report::Dropped {
                         event_id: e.id,
                         event_name: e.name,
                         reason: DropReason::ConsentDenied,
                         message: "consent was denied; the event was discarded".into(),
-                    });
+                    }));
                 }
                 self.in_flight.clear();
                 self.expired.clear();
@@ -614,9 +625,9 @@ impl Pipeline {
             let f = self.in_flight.remove(i);
             self.apply(&f, &Outcome::Timeout, now);
             if self.expired.len() == EXPIRED_KEPT {
-                self.expired.pop_front();
+                self.expired.remove(0);
             }
-            self.expired.push_back(f);
+            self.expired.push(f);
         }
     }
 
@@ -629,7 +640,7 @@ impl Pipeline {
             let f = self.in_flight.remove(i);
             self.apply(&f, &outcome, now);
         } else if let Some(i) = self.expired.iter().position(|f| f.id == id) {
-            let f = self.expired.remove(i).expect("index in range");
+            let f = self.expired.remove(i);
             let classified = classify(&outcome, now);
             if let Verdict::Delivered { refused } = &classified.verdict {
                 self.delivered(&f, refused);
@@ -640,12 +651,12 @@ impl Pipeline {
     fn drop_event(&mut self, id: &str, reason: DropReason, message: String) {
         if let Some(e) = self.queue.remove(id) {
             self.resolve(id);
-            self.reports.push_back(Report::Dropped {
+            self.reports.push(Some(Report::Dropped {
                 event_id: e.id,
                 event_name: e.name,
                 reason,
                 message,
-            });
+            }));
             self.mark_queue_dirty();
         }
     }
@@ -674,7 +685,7 @@ impl Pipeline {
         if !done.is_empty() {
             self.mark_queue_dirty();
             self.reports
-                .push_back(Report::Delivered { event_ids: done });
+                .push(Some(Report::Delivered { event_ids: done }));
         }
     }
 
@@ -752,12 +763,12 @@ impl Pipeline {
                     self.drop_event(id, DropReason::Rejected, format!("HTTP {status}: {detail}"));
                 }
                 if self.stopped.is_none() {
-                    self.reports.push_back(Report::Error {
+                    self.reports.push(Some(Report::Error {
                         kind: ErrorKind::Stopped,
                         message: format!(
                             "the collector refused a request (HTTP {status}: {detail}); sending is stopped for this page, queued events stay stored"
                         ),
-                    });
+                    }));
                 }
                 self.stopped = Some(detail);
             }
@@ -802,7 +813,13 @@ impl Pipeline {
 
     /// The next outcome to report to the page's callbacks.
     pub fn poll_report(&mut self) -> Option<Report> {
-        self.reports.pop_front()
+        let r = self.reports.get_mut(self.reports_head)?.take();
+        self.reports_head += 1;
+        if self.reports_head == self.reports.len() {
+            self.reports.clear();
+            self.reports_head = 0;
+        }
+        r
     }
 
     // ---- storage -------------------------------------------------------------------------

@@ -5,8 +5,8 @@
 //! push; every event removed by eviction is returned to the caller, who reports it.
 //! Each event is kept as its final wire JSON, serialised once when accepted: batch sizes are
 //! exact sums, and neither sending nor persisting serialises an event again.
-
-use std::collections::VecDeque;
+//! A `Vec`, not a `VecDeque`: removals from the front move a few KB at most (the queue is
+//! bounded by `max_bytes`), and every `VecDeque` method used is wasm every visitor downloads.
 
 use crate::time::Millis;
 
@@ -32,7 +32,7 @@ pub struct QueuedEvent {
 
 #[derive(Clone, Debug)]
 pub struct Queue {
-    items: VecDeque<QueuedEvent>,
+    items: Vec<QueuedEvent>,
     bytes: usize,
     max_bytes: usize,
     next_seq: u64,
@@ -41,7 +41,7 @@ pub struct Queue {
 impl Queue {
     pub fn new(max_bytes: usize) -> Self {
         Queue {
-            items: VecDeque::new(),
+            items: Vec::new(),
             bytes: 0,
             max_bytes,
             next_seq: 1,
@@ -66,14 +66,14 @@ impl Queue {
                 .iter()
                 .position(|e| e.in_flight.is_none())
                 .unwrap_or(0);
-            let e = self.items.remove(victim).expect("index in range");
+            let e = self.items.remove(victim);
             self.bytes -= e.json.len();
             evicted.push(e);
         }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.bytes += size;
-        self.items.push_back(QueuedEvent {
+        self.items.push(QueuedEvent {
             seq,
             id,
             name,
@@ -87,7 +87,7 @@ impl Queue {
     /// Removes the event `id`, wherever it is.
     pub fn remove(&mut self, id: &str) -> Option<QueuedEvent> {
         let i = self.items.iter().position(|e| e.id == id)?;
-        let e = self.items.remove(i)?;
+        let e = self.items.remove(i);
         self.bytes -= e.json.len();
         Some(e)
     }
@@ -139,7 +139,7 @@ impl Queue {
     /// Removes every event.
     pub fn clear(&mut self) -> Vec<QueuedEvent> {
         self.bytes = 0;
-        self.items.drain(..).collect()
+        std::mem::take(&mut self.items)
     }
 }
 

@@ -4,7 +4,6 @@
 //! sleeps; the pipeline turns their answers into the instant its shell arms a timer for.
 
 use core::time::Duration;
-use std::collections::VecDeque;
 
 use crate::config::{PACING_WINDOW, SITE_MAX_REQUESTS_PER_MINUTE};
 use crate::entropy::Entropy;
@@ -78,7 +77,7 @@ fn sort_small(v: &mut [Millis]) {
 pub struct Pacer {
     max_per_window: usize,
     /// This page's send instants, oldest first (the last `SITE_MAX_REQUESTS_PER_MINUTE`).
-    sends: VecDeque<Millis>,
+    sends: Vec<Millis>,
     /// Other tabs' send instants within the last window, oldest first.
     others: Vec<Millis>,
 }
@@ -87,16 +86,17 @@ impl Pacer {
     pub fn new(max_per_minute: u32) -> Self {
         Pacer {
             max_per_window: max_per_minute.max(1) as usize,
-            sends: VecDeque::new(),
+            sends: Vec::new(),
             others: Vec::new(),
         }
     }
 
     /// Records a request that left at `at`.
     pub fn record(&mut self, at: Millis) {
-        self.sends.push_back(at);
-        while self.sends.len() > SITE_MAX_REQUESTS_PER_MINUTE.max(self.max_per_window) {
-            self.sends.pop_front();
+        self.sends.push(at);
+        let keep = SITE_MAX_REQUESTS_PER_MINUTE.max(self.max_per_window);
+        while self.sends.len() > keep {
+            self.sends.remove(0);
         }
     }
 
