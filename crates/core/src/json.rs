@@ -460,7 +460,9 @@ impl Number {
     /// The value as a `u64` when the text is a non-negative integer that fits (no fraction or
     /// exponent), e.g. a `loc` index.
     pub fn as_u64(&self) -> Option<u64> {
-        self.0.parse().ok()
+        // JSON grammar: no `+`, so this is exactly `str::parse::<u64>` (without its generic
+        // integer parser in the wasm).
+        digits_u64(&self.0)
     }
 
     /// True when the number has a finite `f64` value, i.e. `as_f64().is_finite()`, decided on
@@ -505,6 +507,22 @@ impl Number {
         }
         Some(n)
     }
+}
+
+/// `s` as a `u64` when it is one or more ASCII digits and fits; `None` otherwise (empty, any
+/// other character, overflow).
+pub fn digits_u64(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
 }
 
 /// A JSON number's text as `0.digits × 10^point`, for the checks that used to go through
@@ -687,6 +705,27 @@ mod tests {
         assert_eq!(parse("3.0").unwrap().as_number().unwrap().as_u64(), None);
         assert_eq!(parse("-3").unwrap().as_number().unwrap().as_u64(), None);
         assert_eq!(parse("19.98").unwrap().as_number().unwrap().as_f64(), 19.98);
+    }
+
+    #[test]
+    fn digits_u64_is_str_parse_without_a_sign() {
+        for s in [
+            "",
+            "0",
+            "7",
+            "007",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "1.0",
+            "-1",
+            "1e3",
+            " 1",
+            "x",
+        ] {
+            assert_eq!(digits_u64(s), s.parse::<u64>().ok(), "{s:?}");
+        }
+        assert_eq!(digits_u64("+1"), None);
     }
 
     #[test]

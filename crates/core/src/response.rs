@@ -180,7 +180,7 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
 pub fn parse_retry_after(value: &str, now: Millis) -> Option<Millis> {
     let v = value.trim();
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        let secs: u64 = v.parse().unwrap_or(u64::MAX);
+        let secs = json::digits_u64(v).unwrap_or(u64::MAX);
         return Some(Millis(now.0.saturating_add(secs.saturating_mul(1000))));
     }
     parse_http_date(v)
@@ -250,26 +250,33 @@ fn refusals_of_2xx(body: &str) -> Vec<Refusal> {
     let Some(errors) = v.get("errors").and_then(Value::as_array) else {
         return Vec::new();
     };
-    errors
-        .iter()
-        .map(|e| Refusal {
-            index: e
-                .get("index")
-                .and_then(Value::as_number)
-                .and_then(|n| n.as_u64())
-                .map(|n| n as usize),
-            event_id: e
-                .get("event_id")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            message: e
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("refused by the collector")
-                .to_string(),
-        })
-        .filter(|r| r.index.is_some() || r.event_id.is_some())
-        .collect()
+    // A loop, not a filter/map/collect chain: one less iterator instantiation in the wasm.
+    let mut out = Vec::new();
+    for e in errors {
+        let index = e
+            .get("index")
+            .and_then(Value::as_number)
+            .and_then(|n| n.as_u64())
+            .map(|n| n as usize);
+        let event_id = e
+            .get("event_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if index.is_none() && event_id.is_none() {
+            continue;
+        }
+        let message = e
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("refused by the collector")
+            .to_string();
+        out.push(Refusal {
+            index,
+            event_id,
+            message,
+        });
+    }
+    out
 }
 
 /// A 422's `detail`: entries whose `loc` is `["body", "events", <index>, ...]`.
