@@ -29,9 +29,6 @@ const consoleLog = console.log;
 /** Report types a page can listen to with `on(type, callback)`. */
 const LISTENABLE = { error: 1, delivered: 1, dropped: 1 };
 
-/** Commands that produce an event: their serialisation failure drops an event. */
-const EVENT_COMMANDS = { track: 1, page: 1 };
-
 /** A page-supplied value as short text for a message; never throws. */
 export function describe(value) {
   try {
@@ -180,28 +177,67 @@ export function createHub(debug) {
   return hub;
 }
 
+const isArray = Array.isArray;
+
+/** An object that can be event properties (or nothing). */
+function props(v) {
+  return v == null || (typeof v === "object" && !isArray(v));
+}
+
 /**
- * Wraps a wasm `Tracker` into `run(command, argsArrayLike, prefix)`: serialises the call,
- * hands it to the tracker, and turns every failure into a report. Returns what the tracker
- * returns (event id for track/page, a never-rejecting Promise for flush).
+ * Whether a `track`/`page` call has the shape of one that can be accepted: then it returns the
+ * event's id at once (the wasm takes the event in a task of its own, and reports a refusal it
+ * finds there through the `error` callback).
  */
-export function createRunner(tracker, hub) {
-  let broken = false;
-  return function run(command, rest, prefix) {
+function plausible(command, src, from) {
+  if (command === "page") return props(src[from]);
+  const c = src[from + 2];
+  return (
+    typeof src[from] === "string" &&
+    props(src[from + 1]) &&
+    (c == null || (typeof c === "object" && typeof c.amount === "number" && typeof c.currency === "string"))
+  );
+}
+
+/**
+ * `run(command, src, from)`: the call `command(src[from], src[from + 1], ...)` on the tracker
+ * `tid` of the host API (js/host.js). Serialises the call and turns every failure into a report.
+ * Returns the event id for track/page, a never-rejecting Promise for flush.
+ */
+export function createRunner(api, tid, hub) {
+  return function run(command, src, from) {
+    const flush = command === "flush";
+    try {
+      // The common call, `track(name, properties?)`: only the properties are serialised now.
+      if (command === "track" && src.length - from < 3) {
+        const name = src[from];
+        const p = src[from + 1];
+        if (typeof name === "string" && props(p)) return api.track(tid, name, p == null ? undefined : stringify(p));
+      }
+    } catch (e) {
+      hub.error("invalid_call", "scantrack('track', ...): properties could not be serialised (" + messageOf(e) + "); the event was not tracked");
+      return undefined;
+    }
     const args = [command];
-    const n = rest.length;
-    for (let i = 0; i < n; i++) args[i + 1] = rest[i];
+    try {
+      const n = src.length >>> 0;
+      for (let i = from; i < n; i++) args[args.length] = src[i];
+    } catch (_) {
+      // A hostile array-like: use what was read.
+    }
     // Trailing undefined arguments are "not given" (JSON would turn them into null anyway).
     while (args.length > 1 && args[args.length - 1] === undefined) args.length--;
-    let json;
     try {
-      json = stringify(args);
+      const json = stringify(args);
+      if (command === "debug" && typeof args[1] === "boolean") hub.debug = args[1];
+      if (command === "track" || command === "page") return api.event(tid, json, plausible(command, src, from));
+      if (flush) return api.flush(tid, json);
+      api.call(tid, json);
     } catch (e) {
-      const event = typeof command === "string" && EVENT_COMMANDS[command];
+      const event = command === "track" || command === "page";
       hub.error(
         "invalid_call",
-        prefix +
-          "('" +
+        "scantrack('" +
           describe(command) +
           "', ...): " +
           (event ? "properties" : "arguments") +
@@ -210,62 +246,9 @@ export function createRunner(tracker, hub) {
           "); " +
           (event ? "the event was not tracked" : "the call was ignored"),
       );
-      return command === "flush" ? resolved : undefined;
     }
-    if (broken) return command === "flush" ? resolved : undefined;
-    if (command === "debug" && typeof rest[0] === "boolean") hub.debug = rest[0];
-    let result;
-    try {
-      result = tracker.call(json);
-    } catch (e) {
-      // The contract says call() never throws; if it does (a wasm trap), the module's state is
-      // unknown: stop using it rather than trap on every later call.
-      broken = true;
-      hub.error("internal", "scantrack stopped after an internal error (" + messageOf(e) + "); later calls are ignored");
-      return command === "flush" ? resolved : undefined;
-    }
-    if (command === "flush") return settle(result);
-    return result;
+    return flush ? resolved : undefined;
   };
-}
-
-/** A promise that resolves (to undefined) when `p` settles either way. */
-export function settle(p) {
-  if (!p || typeof p.then !== "function") return resolved;
-  return new PromiseCtor(function (resolve) {
-    try {
-      p.then(
-        function () {
-          resolve();
-        },
-        function () {
-          resolve();
-        },
-      );
-    } catch (_) {
-      resolve();
-    }
-  });
-}
-
-/**
- * The wasm tracker's `onReport` function. It carries its own `call` so that the glue's
- * `f.call(this, json)` keeps working when a page replaces `Function.prototype.call`.
- */
-export function reportFunction(hub) {
-  const f = function onReport(json) {
-    hub.fromWasm(json);
-  };
-  try {
-    Object.defineProperty(f, "call", {
-      value: function (_this, json) {
-        hub.fromWasm(json);
-      },
-    });
-  } catch (_) {
-    // Frozen Function objects: keep the prototype's call.
-  }
-  return f;
 }
 
 /** Builds the options JSON for the wasm tracker; `null` plus an error report if it fails. */

@@ -11,8 +11,8 @@
 // inert tracker (its `error` says why) when the module cannot load or the options are unusable,
 // after one console error and an `error` report to the `on.error` option's callback.
 
-import initWasm, { Tracker } from "../pkg/scantrack.js";
-import { createHub, createRunner, reportFunction, optionsJson, log, messageOf, settle } from "./core.js";
+import initWasm, { scantrack_host } from "../pkg/scantrack.js";
+import { createHub, createRunner, optionsJson, log, messageOf } from "./core.js";
 
 const PREFIX = "scantrack";
 /** Keys of `init`'s options handled here; everything else goes to the wasm tracker. */
@@ -46,8 +46,9 @@ export async function init(options) {
     }
     hub.debug = wasmOptions.debug === true;
     const wasm = options.wasm === undefined ? new URL("../pkg/scantrack_bg.wasm", import.meta.url) : options.wasm;
+    let exports;
     try {
-      await initWasm({ module_or_path: wasm });
+      exports = await initWasm({ module_or_path: wasm });
     } catch (e) {
       kind = "load";
       throw new Error("could not load its WebAssembly module (" + describeWasm(wasm) + messageOf(e) + ")");
@@ -55,8 +56,8 @@ export async function init(options) {
     kind = "config";
     const json = optionsJson(wasmOptions, hub, PREFIX);
     if (json === null) throw new Error("options could not be serialised");
-    const tracker = new Tracker(json, reportFunction(hub));
-    return live(tracker, hub);
+    const api = scantrack_host();
+    return live(api, api.start(exports, json, hub.fromWasm), hub);
   } catch (e) {
     const error = "scantrack: " + messageOf(e).replace(/^scantrack: /, "") + "; events are not tracked";
     log("error", error);
@@ -73,37 +74,37 @@ function describeWasm(wasm) {
   }
 }
 
-function live(tracker, hub) {
-  const run = createRunner(tracker, hub);
+function live(api, tid, hub) {
+  const run = createRunner(api, tid, hub);
   return {
     error: null,
     track() {
-      return run("track", arguments, PREFIX);
+      return run("track", arguments, 0);
     },
     page() {
-      return run("page", arguments, PREFIX);
+      return run("page", arguments, 0);
     },
     identify() {
-      run("identify", arguments, PREFIX);
+      run("identify", arguments, 0);
     },
     flush() {
-      return settle(run("flush", arguments, PREFIX));
+      return run("flush", arguments, 0);
     },
     consent() {
-      run("consent", arguments, PREFIX);
+      run("consent", arguments, 0);
     },
     reset() {
-      run("reset", arguments, PREFIX);
+      run("reset", arguments, 0);
     },
     debug() {
-      run("debug", arguments, PREFIX);
+      run("debug", arguments, 0);
     },
     on(type, callback) {
       return hub.on(type, callback, PREFIX);
     },
     sessionId() {
       try {
-        return tracker.sessionId();
+        return api.session(tid);
       } catch (e) {
         hub.error("internal", "scantrack: sessionId() failed (" + messageOf(e) + ")");
         return "";

@@ -13,7 +13,7 @@
 // - The glue is imported lazily, so even its module-level code (TextDecoder etc.) runs inside
 //   the try/catch that turns any failure into that one console error.
 
-import { createHub, createRunner, reportFunction, optionsJson, toArray, log, messageOf } from "./core.js";
+import { createHub, createRunner, optionsJson, toArray, log, messageOf } from "./core.js";
 
 /** Calls kept while the module loads (and by the stub if it never does); beyond: dropped. */
 const MAX_PENDING_CALLS = 1000;
@@ -70,7 +70,8 @@ function start() {
   const pending = [];
   const readyCallbacks = [];
   let state = "loading"; // -> "live" | "failed"
-  let tracker = null;
+  let api = null;
+  let tid = 0;
   let run = null;
   let overflowReported = false;
 
@@ -102,8 +103,8 @@ function start() {
         return undefined;
       }
       // An extension of the calling convention: the visit's scan_session_id once loaded.
-      if (command === "sessionId") return tracker ? tracker.sessionId() : undefined;
-      if (state === "live") return run(command, toArray(args, 1), PREFIX);
+      if (command === "sessionId") return api ? api.session(tid) : undefined;
+      if (state === "live") return run(command, args, 1);
       if (pending.length < MAX_PENDING_CALLS) {
         pending[pending.length] = toArray(args);
       } else if (!overflowReported && state === "loading") {
@@ -190,9 +191,11 @@ function start() {
     wasmResponse.catch(function () {});
   }
 
+  let exports;
   import("../pkg/scantrack.js")
     .then(function (glue) {
-      return glue.default({ module_or_path: wasmResponse }).then(function () {
+      return glue.default({ module_or_path: wasmResponse }).then(function (raw) {
+        exports = raw;
         return glue;
       });
     })
@@ -201,11 +204,13 @@ function start() {
         const json = optionsJson(options, hub, PREFIX);
         if (json === null) return fail("config", "its options could not be serialised");
         try {
-          tracker = new glue.Tracker(json, reportFunction(hub));
+          api = glue.scantrack_host();
+          tid = api.start(exports, json, hub.fromWasm);
         } catch (e) {
+          api = null;
           return fail("config", messageOf(e).replace(/^scantrack: /, ""));
         }
-        run = createRunner(tracker, hub);
+        run = createRunner(api, tid, hub);
         state = "live";
         // The contract's order: the automatic page_view (tracked by the constructor) first,
         // then the queued calls in the order they were made, then the ready callbacks.
@@ -213,7 +218,7 @@ function start() {
           const call = pending[i];
           pending[i] = undefined;
           try {
-            run(call[0], toArray(call, 1), PREFIX);
+            run(call[0], call, 1);
           } catch (_) {
             // run never throws.
           }

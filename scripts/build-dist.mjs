@@ -7,7 +7,9 @@
 // It first hardens pkg/scantrack.js (the wasm-bindgen glue, shipped by both the script tag and
 // the npm package) in place: its `f.apply(...)` and `argN.call(...)` become Reflect.apply as
 // captured at load, so a page that later replaces Function.prototype.call/apply cannot break
-// the tracker's calls into the browser.
+// the tracker's calls into the browser. Its imports of the host module (wasm-bindgen's copy in
+// pkg/snippets/<crate>-<hash>/js/host.js) are pointed at js/host.js itself: one file that the
+// npm package ships and esbuild bundles, whatever the hash.
 // Then the CSP check: no eval or Function constructor in anything that ships (dist/ and the
 // npm package's JavaScript), since the snippet must run under
 // `Content-Security-Policy: script-src 'self' 'wasm-unsafe-eval'`.
@@ -41,6 +43,12 @@ function hardenGlue() {
     text = text.slice(0, nl) + header + text.slice(nl);
     writeFileSync(GLUE, text);
   }
+  const pointed = text.replace(/(from\s*['"])\.\/snippets\/[^'"]*\/js\/host\.js(['"])/g, "$1../js/host.js$2");
+  if (pointed !== text) writeFileSync(GLUE, (text = pointed));
+  if (/from\s*['"]\.\/snippets\//.test(text)) {
+    console.error(`build: ${GLUE} imports a snippet other than js/host.js; ship it or point it at its source`);
+    process.exit(1);
+  }
   const left = /\.(call|apply)\(/.exec(text.replace(/__scantrack_(call|apply)\(/g, ""));
   if (left) {
     const at = text.slice(Math.max(0, left.index - 80), left.index + 40).replace(/\s+/g, " ");
@@ -72,7 +80,7 @@ await build({
   logLevel: "warning",
 });
 
-const shipped = [`${DIST}/${LOADER}`, "pkg/scantrack.js", "js/index.js", "js/core.js"];
+const shipped = [`${DIST}/${LOADER}`, "pkg/scantrack.js", "js/index.js", "js/core.js", "js/host.js"];
 let bad = 0;
 for (const file of shipped) {
   const text = readFileSync(file, "utf8");

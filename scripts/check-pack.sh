@@ -29,10 +29,10 @@ log "npm pack"
 TARBALL="$TMP/$(npm pack --silent --pack-destination "$TMP" | tail -n 1)"
 [ -f "$TARBALL" ] || die "npm pack produced no tarball"
 tar -tzf "$TARBALL" | sed 's|^package/||' | sort > "$TMP/contents.txt"
-for f in package.json js/index.js js/core.js pkg/scantrack.js pkg/scantrack_bg.wasm types/index.d.ts; do
+for f in package.json js/index.js js/core.js js/host.js pkg/scantrack.js pkg/scantrack_bg.wasm types/index.d.ts; do
   grep -qx "$f" "$TMP/contents.txt" || die "the tarball lacks $f"
 done
-if grep -vxE 'package\.json|js/(index|core)\.js|pkg/scantrack(\.js|_bg\.wasm)|types/index\.d\.ts|(README|LICEN[CS]E|LICENSE-[A-Z]+|CHANGELOG)(\.md|\.txt)?' "$TMP/contents.txt"; then
+if grep -vxE 'package\.json|js/(index|core|host)\.js|pkg/scantrack(\.js|_bg\.wasm)|types/index\.d\.ts|(README|LICEN[CS]E|LICENSE-[A-Z]+|CHANGELOG)(\.md|\.txt)?' "$TMP/contents.txt"; then
   die "the tarball holds files that should not ship (listed above); fix \"files\" in package.json"
 fi
 log "tarball: $(basename "$TARBALL"), $(wc -l < "$TMP/contents.txt") files, $(wc -c < "$TARBALL") bytes"

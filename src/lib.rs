@@ -26,4 +26,4 @@ pub use options::Options;
 mod web;
 
 #[cfg(target_arch = "wasm32")]
-pub use web::{JsTracker, Notice, Tracker};
+pub use web::{scantrack_host, Flush, Notice, Tracker};

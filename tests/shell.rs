@@ -12,7 +12,7 @@ use gloo_timers::future::TimeoutFuture;
 use js_sys::{Function, Promise, Reflect};
 use scantrack::core::event::EventInput;
 use scantrack::core::pipeline::Report;
-use scantrack::{JsTracker, Notice, Options, Tracker};
+use scantrack::{Notice, Options, Tracker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -230,7 +230,51 @@ async fn a_storage_failure_at_start_is_reported_to_the_first_listener() {
     ));
 }
 
-/// The JavaScript class (`Tracker` in JS), as the loader uses it.
+/// A tracker started through the JavaScript API of the host module (js/host.js), as
+/// js/core.js drives it: `start`, then `event` (track/page, recorded for the tracker's next
+/// task), `call` (any other command, run at once), `flush` (a promise).
+struct JsTracker {
+    api: JsValue,
+    tid: JsValue,
+}
+
+impl JsTracker {
+    fn method(&self, name: &str) -> Function {
+        get(&self.api, name).unchecked_into()
+    }
+
+    /// Any command, run at once.
+    fn call(&self, args_json: &str) -> JsValue {
+        self.method("call")
+            .call2(&self.api, &self.tid, &args_json.into())
+            .unwrap()
+    }
+
+    /// A track/page call: returns its event id.
+    fn event(&self, args_json: &str) -> JsValue {
+        let f = self.method("event");
+        let args = js_sys::Array::of3(&self.tid, &args_json.into(), &JsValue::TRUE);
+        f.apply(&self.api, &args).unwrap()
+    }
+
+    fn flush(&self) -> Promise {
+        self.method("flush")
+            .call2(&self.api, &self.tid, &r#"["flush"]"#.into())
+            .unwrap()
+            .unchecked_into()
+    }
+}
+
+fn js_start(options: &str, on_report: &Function) -> Result<JsTracker, String> {
+    let api = scantrack::scantrack_host();
+    let start: Function = get(&api, "start").unchecked_into();
+    let args = js_sys::Array::of3(&wasm_bindgen::exports(), &options.into(), on_report);
+    match start.apply(&api, &args) {
+        Ok(tid) => Ok(JsTracker { api, tid }),
+        Err(e) => Err(get(&e, "message").as_string().unwrap_or_default()),
+    }
+}
+
 fn js_tracker(site: &str) -> (JsTracker, Rc<RefCell<Vec<String>>>) {
     let reports: Rc<RefCell<Vec<String>>> = Rc::default();
     let r = reports.clone();
@@ -239,16 +283,13 @@ fn js_tracker(site: &str) -> (JsTracker, Rc<RefCell<Vec<String>>>) {
     cb.forget();
     let opts =
         format!(r#"{{"siteId":"{site}","endpoint":"http://127.0.0.1:9","autoPageview":false}}"#);
-    (JsTracker::new(&opts, f).ok().unwrap(), reports)
+    (js_start(&opts, &f).unwrap(), reports)
 }
 
 fn new_tracker_error(options: &str) -> String {
-    match JsTracker::new(options, Function::new_no_args("")) {
+    match js_start(options, &Function::new_no_args("")) {
         Ok(_) => "no error".into(),
-        Err(e) => {
-            let v: JsValue = e.into();
-            get(&v, "message").as_string().unwrap_or_default()
-        }
+        Err(message) => message,
     }
 }
 
@@ -291,10 +332,9 @@ async fn hostile_calls_are_reported_and_never_throw() {
         }
     }
     // And the tracker still works.
-    let id = t.call(r#"["track","fine",{"ok":true}]"#);
+    let id = t.event(r#"["track","fine",{"ok":true}]"#);
     assert!(id.as_string().is_some_and(|s| s.len() == 36));
-    let flushed = t.call(r#"["flush"]"#);
-    wasm_bindgen_futures::JsFuture::from(Promise::from(flushed))
+    wasm_bindgen_futures::JsFuture::from(t.flush())
         .await
         .unwrap();
     assert!(reports
@@ -326,15 +366,15 @@ async fn a_fetch_wrapper_that_calls_back_into_the_tracker_does_not_break_it() {
     let (t, reports) = js_tracker("t_reenter");
     *slot.borrow_mut() = Some(t);
     let flush = |s: &Rc<RefCell<Option<JsTracker>>>| {
-        let p = s.borrow().as_ref().unwrap().call(r#"["track","first"]"#);
+        let p = s.borrow().as_ref().unwrap().event(r#"["track","first"]"#);
         assert!(p.as_string().is_some());
-        Promise::from(s.borrow().as_ref().unwrap().call(r#"["flush"]"#))
+        s.borrow().as_ref().unwrap().flush()
     };
     wasm_bindgen_futures::JsFuture::from(flush(&slot))
         .await
         .unwrap();
     TimeoutFuture::new(50).await;
-    let again = Promise::from(slot.borrow().as_ref().unwrap().call(r#"["flush"]"#));
+    let again = slot.borrow().as_ref().unwrap().flush();
     wasm_bindgen_futures::JsFuture::from(again).await.unwrap();
     let bodies: Vec<String> = calls.borrow().iter().map(|(_, c)| c.body.clone()).collect();
     assert!(bodies.iter().any(|b| b.contains("\"first\"")), "{bodies:?}");
@@ -381,4 +421,61 @@ async fn track_never_sends_or_writes_inside_the_call_even_when_a_batch_is_full()
         .get_item("scantrack:t_cheap:queue")
         .unwrap()
         .is_some());
+}
+
+#[wasm_bindgen_test]
+async fn a_recorded_track_keeps_its_call_time_id_and_order_and_is_taken_before_any_other_command() {
+    clear_storage("t_deferred");
+    let (calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
+    let (t, reports) = js_tracker("t_deferred");
+    let before = js_sys::Date::now();
+    let id = t.event(r#"["track","first",{"n":1}]"#).as_string().unwrap();
+    // Recorded, not yet taken: identify runs at once, but only after the recorded call, so
+    // the first event has no identity and the second has it.
+    t.call(r#"["identify",{"email":"ada@example.com"}]"#);
+    let second = t.event(r#"["track","second"]"#).as_string().unwrap();
+    TimeoutFuture::new(30).await;
+    wasm_bindgen_futures::JsFuture::from(t.flush())
+        .await
+        .unwrap();
+    let bodies: Vec<String> = calls.borrow().iter().map(|(_, c)| c.body.clone()).collect();
+    let all = bodies.concat();
+    let first_at = all
+        .find(&id)
+        .expect("the id returned by the call is the event's");
+    let second_at = all.find(&second).expect("the second event");
+    assert!(first_at < second_at, "{all}");
+    let first_event = &all[first_at..second_at];
+    assert!(!first_event.contains("email_hash"), "{first_event}");
+    assert!(all[second_at..].contains("email_hash"), "{all}");
+    // The timestamp is the call's: no later than one second after `before` (whole seconds
+    // of the RFC 3339 text are compared through the browser's own formatting).
+    let stamp = js_sys::Date::new(&JsValue::from_f64(before))
+        .to_iso_string()
+        .as_string()
+        .unwrap();
+    assert!(
+        first_event.contains(&stamp[..16]),
+        "{stamp} in {first_event}"
+    );
+    assert!(reports.borrow().iter().all(|r| !r.contains("\"error\"")));
+}
+
+#[wasm_bindgen_test]
+async fn pagehide_takes_recorded_calls_and_sends_them_with_keepalive_at_once() {
+    clear_storage("t_hide");
+    let (calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
+    let (t, _reports) = js_tracker("t_hide");
+    let id = t.event(r#"["track","leaving"]"#).as_string().unwrap();
+    let window = web_sys::window().unwrap();
+    let event = web_sys::Event::new("pagehide").unwrap();
+    window.dispatch_event(&event).unwrap();
+    // Synchronously: the recorded call was taken, stored and sent.
+    let storage = window.local_storage().unwrap().unwrap();
+    let stored = storage.get_item("scantrack:t_hide:queue").unwrap();
+    assert!(stored.is_some_and(|s| s.contains(&id)));
+    let calls = calls.borrow();
+    assert!(calls
+        .iter()
+        .any(|(_, c)| c.keepalive && c.body.contains(&id)));
 }

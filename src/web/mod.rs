@@ -1,34 +1,40 @@
 //! The web shell: drives the core `Pipeline` with the browser's clock, randomness, timers,
-//! network and storage (STYLE.md: the core decides, the shell acts).
+//! network and storage (STYLE.md: the core decides, the shell acts), all reached through the
+//! small host module `js/host.js` (see `host`).
 //!
 //! After every input (a call, a reply, a timer, a lifecycle event) the shell runs `drive`:
 //! send what `poll_transmit` returns, write what `poll_storage` returns, hand reports to the
-//! listeners, resolve settled `flush()` promises, and keep exactly one timer armed at
-//! `poll_timeout`. Listeners run after the pipeline is released, so a listener that calls
-//! back into the tracker is safe.
+//! listeners, settle `flush()` waiters, and keep exactly one timer armed at `poll_timeout`.
+//! Listeners run after the pipeline is released, so a listener that calls back into the
+//! tracker is safe.
+//!
+//! The page's `track`/`page` calls from JavaScript are recorded by the host (their JSON text,
+//! the time of the call and an event id drawn at the call) and taken into the pipeline here, in
+//! order, at the start of whatever runs next: the zero-delay task the host arms for them, or
+//! any other input. Their timestamp, URL and referrer are those of the call.
 
-mod bindings;
+mod host;
 
-pub use bindings::JsTracker;
-mod page;
-mod storage;
-mod transport;
+pub use host::scantrack_host;
 
+use core::cell::Cell;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
-use gloo_timers::callback::Timeout;
 use scantrack_core::config::MAX_KEEPALIVE_BYTES;
 use scantrack_core::entropy::Entropy;
 use scantrack_core::event::{EventInput, TrackError};
-use scantrack_core::json::Value;
+use scantrack_core::json::{self, Value};
 use scantrack_core::pipeline::{Consent, FlushTicket, Report, Startup, StorageOp, Transmit};
+use scantrack_core::queue::TransmitId;
+use scantrack_core::response::{HttpResponse, Outcome};
 use scantrack_core::{persist, Millis, Pipeline};
 
-use crate::command::Command;
+use crate::command::{self, Command};
 use crate::options::Options;
-use storage::Store;
-use transport::Transport;
 
 /// Something the page may want to know: a delivery outcome, an error, or a debug line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,72 +51,113 @@ pub enum Notice {
 type Listener = Rc<dyn Fn(&Notice)>;
 
 fn now() -> Millis {
-    Millis(js_sys::Date::now() as u64)
+    Millis(host::st_now() as u64)
 }
 
-/// `crypto.getRandomValues`, or `Math.random` where there is no Web Crypto (randomness here
-/// makes ids unique and jitter spread; it protects no secret).
-///
-/// Bytes are drawn `ENTROPY_POOL_BYTES` at a time and handed out in slices: one call into the
-/// browser costs about as much as drawing a whole kilobyte, and every event needs 16 bytes
-/// for its id (a burst of `track` calls would otherwise pay one JS round trip per event).
-struct BrowserEntropy {
-    crypto: Option<web_sys::Crypto>,
-    pool: [u8; ENTROPY_POOL_BYTES],
-    /// Bytes of `pool` already handed out; the pool is refilled when they all are.
-    used: usize,
-}
+/// Random bytes from the host, except for the event id of a call the page made earlier: the
+/// id `track` returned then is pinned here while the pipeline takes the event.
+struct HostEntropy(Rc<Cell<Option<[u8; 16]>>>);
 
-/// 1 KiB, 64 event ids: drawing it costs about 1.5 times one 16-byte draw (measured in
-/// Chromium), and it lives in the tracker's memory for the life of the page.
-const ENTROPY_POOL_BYTES: usize = 16 * 64;
-
-impl BrowserEntropy {
-    fn new(crypto: Option<web_sys::Crypto>) -> Self {
-        BrowserEntropy {
-            crypto,
-            pool: [0; ENTROPY_POOL_BYTES],
-            used: ENTROPY_POOL_BYTES,
-        }
-    }
-
-    fn refill(&mut self) {
-        let ok = self
-            .crypto
-            .as_ref()
-            .is_some_and(|c| c.get_random_values_with_u8_array(&mut self.pool).is_ok());
-        if !ok {
-            for b in self.pool.iter_mut() {
-                *b = (js_sys::Math::random() * 256.0) as u8;
-            }
-        }
-        self.used = 0;
-    }
-}
-
-impl Entropy for BrowserEntropy {
+impl Entropy for HostEntropy {
     fn fill(&mut self, buf: &mut [u8]) {
-        let mut done = 0;
-        while done < buf.len() {
-            if self.used == ENTROPY_POOL_BYTES {
-                self.refill();
-            }
-            let n = (buf.len() - done).min(ENTROPY_POOL_BYTES - self.used);
-            buf[done..done + n].copy_from_slice(&self.pool[self.used..self.used + n]);
-            self.used += n;
-            done += n;
+        match self.0.get() {
+            // A session that rotates on this very event gets the same 16 bytes as the event
+            // id: both stay fresh random UUIDs, and the id returned to the page stays right.
+            Some(id) if buf.len() == 16 => buf.copy_from_slice(&id),
+            _ => host::st_random(buf.as_mut_ptr() as usize as u32, buf.len() as u32),
         }
+    }
+}
+
+/// The 16 bytes of a canonical UUID (`8-4-4-4-12` hex digits).
+fn uuid_bytes(s: &str) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    let mut hex = s.bytes().filter(|&c| c != b'-');
+    for b in out.iter_mut() {
+        let hi = (hex.next()? as char).to_digit(16)?;
+        let lo = (hex.next()? as char).to_digit(16)?;
+        *b = (hi * 16 + lo) as u8;
+    }
+    (s.len() == 36).then_some(out)
+}
+
+/// Decimal digits of `n`, without core::fmt.
+fn push_num(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+fn parse_num(s: &str) -> u64 {
+    s.bytes().take_while(u8::is_ascii_digit).fold(0u64, |n, d| {
+        n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
+    })
+}
+
+/// Who waits for a `flush()`.
+enum Waiter {
+    /// A JavaScript promise, resolved by the host (its ticket).
+    Js(u32),
+    /// A Rust future (`Tracker::flush`).
+    Rust(Rc<FlushState>),
+}
+
+#[derive(Default)]
+struct FlushState {
+    done: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+/// The future `Tracker::flush` returns.
+pub struct Flush(Rc<FlushState>);
+
+impl Future for Flush {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.done.get() {
+            Poll::Ready(())
+        } else {
+            self.0.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        }
+    }
+}
+
+fn storage_notice(why: &str) -> Notice {
+    let mut message = String::from("localStorage is not usable (");
+    message.push_str(why);
+    message.push_str("); events are kept in memory only on this page and may be lost if it closes");
+    Notice::Error {
+        kind: "storage",
+        message,
     }
 }
 
 struct Inner {
     pipeline: Pipeline,
-    store: Store,
-    transport: Transport,
-    timer: Option<(Millis, Timeout)>,
+    /// The host's id of this tracker.
+    tid: u32,
+    /// Where storage goes once localStorage failed: key-value pairs (a handful of keys per
+    /// site, so a list, not a map). `None`: localStorage.
+    memory: Option<Vec<(String, String)>>,
+    /// The instant the host's timer is armed for.
+    timer: Option<Millis>,
     listeners: Vec<Listener>,
+    /// Started from JavaScript: notices also go to the host as JSON.
+    js: bool,
     notices: Vec<Notice>,
-    flush_waiters: Vec<(FlushTicket, Box<dyn FnOnce()>)>,
+    flush_waiters: Vec<(FlushTicket, Waiter)>,
+    pinned_id: Rc<Cell<Option<[u8; 16]>>>,
     debug: bool,
     auto_pageview: bool,
     /// Global Privacy Control is on and honoured: consent stays denied.
@@ -124,21 +171,33 @@ struct Inner {
     referrer: String,
     /// `location.href` as of the last navigation the page told us about (start, pushState,
     /// replaceState, popstate, hashchange): the `url` of events. Read once per navigation,
-    /// not once per event: the read and its copy into wasm memory cost more than the rest of
-    /// a `track` call's work on the Rust side of the boundary.
+    /// not once per event.
     href: String,
 }
 
 impl Inner {
-    /// Performs the pipeline's storage operations; a storage failure becomes a notice (the
-    /// store has then switched to memory).
+    fn get(&self, key: &str) -> Option<String> {
+        match &self.memory {
+            None => host::st_get(key),
+            Some(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
+        }
+    }
+
+    /// Performs the pipeline's storage operations; a storage failure switches to memory
+    /// (keeping the value there) and becomes a notice.
     fn apply_storage(&mut self, ops: Vec<StorageOp>) {
         for op in ops {
-            if let Some(problem) = self.store.apply(op) {
-                self.notices.push(Notice::Error {
-                    kind: "storage",
-                    message: problem,
-                });
+            if self.memory.is_none() {
+                if let Some(why) = host::st_set(&op.key, op.value.as_deref()) {
+                    self.memory = Some(Vec::new());
+                    self.notices.push(storage_notice(&why));
+                }
+            }
+            if let Some(m) = &mut self.memory {
+                m.retain(|(k, _)| *k != op.key);
+                if let Some(v) = op.value {
+                    m.push((op.key, v));
+                }
             }
         }
     }
@@ -154,80 +213,90 @@ impl Tracker {
     /// Starts tracking on this page with `options`: restores what storage holds, installs the
     /// lifecycle listeners, and tracks the first `page_view` unless `auto_pageview` is off.
     pub fn start(options: Options) -> Result<Tracker, String> {
-        Tracker::start_with(options, None)
+        Tracker::open(options, None, false)
     }
 
     /// `start`, with a listener that sees every notice from the first one on.
     pub fn start_with(options: Options, listener: Option<Listener>) -> Result<Tracker, String> {
-        let window = web_sys::window().ok_or("scantrack needs a browser window")?;
-        let (store, storage_problem) = Store::open(&window);
-        let site = options.config.site_id().to_string();
-        let queue = store.get(&persist::queue_key(&site));
-        let session = store.get(&persist::session_key(&site));
-        let href = page::href(&window);
-        let gpc = options.honor_global_privacy_control && page::global_privacy_control(&window);
-        let consent = if gpc {
-            Consent::Denied
-        } else {
-            options.consent
-        };
-        let entropy = BrowserEntropy::new(window.crypto().ok());
-        let pipeline = Pipeline::new(
-            options.config.clone(),
-            Box::new(entropy),
-            Startup {
-                stored_queue: queue.as_deref(),
-                stored_session: session.as_deref(),
-                page_url: Some(&href),
-                consent: Some(consent),
-            },
-            now(),
-        );
+        Tracker::open(options, listener, false)
+    }
+
+    fn open(options: Options, listener: Option<Listener>, js: bool) -> Result<Tracker, String> {
+        const PROBE: &str = "scantrack:probe";
         let mut notices = Vec::new();
-        if let Some(p) = storage_problem {
-            notices.push(Notice::Error {
-                kind: "storage",
-                message: p,
-            });
+        let mut memory = None;
+        if let Some(why) = host::st_set(PROBE, Some("1")).or_else(|| host::st_set(PROBE, None)) {
+            memory = Some(Vec::new());
+            notices.push(storage_notice(&why));
         }
+        let site = options.config.site_id().to_string();
+        let mut url = options.endpoint.clone();
+        url.push_str("/collect/batch");
+        let timeout = options
+            .config
+            .request_timeout
+            .as_millis()
+            .min(i32::MAX as u128) as f64;
+        let href = host::st_page(0);
+        let gpc = options.honor_global_privacy_control && host::st_page(3) == "1";
         if gpc {
             notices.push(Notice::Debug(
                 "Global Privacy Control is on: nothing is tracked (honorGlobalPrivacyControl)"
                     .into(),
             ));
         }
-        let tracker = Tracker {
-            inner: Rc::new(RefCell::new(Inner {
-                transport: Transport::new(
-                    &window,
-                    &options.endpoint,
-                    options.config.request_timeout,
-                ),
+        let pinned_id = Rc::new(Cell::new(None));
+        let inner = Rc::new_cyclic(|weak| {
+            let handle = std::rc::Weak::into_raw(weak.clone()) as usize as u32;
+            let tid = host::st_open(wasm_bindgen::exports(), handle, &url, timeout);
+            let (queue, session) = if memory.is_none() {
+                (
+                    host::st_get(&persist::queue_key(&site)),
+                    host::st_get(&persist::session_key(&site)),
+                )
+            } else {
+                (None, None)
+            };
+            let pipeline = Pipeline::new(
+                options.config.clone(),
+                Box::new(HostEntropy(pinned_id.clone())),
+                Startup {
+                    stored_queue: queue.as_deref(),
+                    stored_session: session.as_deref(),
+                    page_url: Some(&href),
+                    consent: Some(if gpc {
+                        Consent::Denied
+                    } else {
+                        options.consent
+                    }),
+                },
+                now(),
+            );
+            RefCell::new(Inner {
                 pipeline,
-                store,
+                tid,
+                memory,
                 timer: None,
                 listeners: listener.into_iter().collect(),
+                js,
                 notices,
                 flush_waiters: Vec::new(),
+                pinned_id,
                 debug: options.debug,
                 auto_pageview: options.auto_pageview,
                 gpc,
                 last_page: String::new(),
-                referrer: page::referrer(&window),
                 sends_key: persist::sends_key(&site),
-                href: href.clone(),
-            })),
-        };
-        page::install(&tracker, &window);
+                referrer: host::st_page(1),
+                href,
+            })
+        });
+        let tracker = Tracker { inner };
         if options.auto_pageview {
-            let _ = tracker.page(None);
+            let _ = tracker.page_at(None, now());
         }
         tracker.drive();
         Ok(tracker)
-    }
-
-    fn weak(&self) -> Weak<RefCell<Inner>> {
-        Rc::downgrade(&self.inner)
     }
 
     /// Adds a listener for every notice (delivered, dropped, error, debug).
@@ -255,7 +324,12 @@ impl Tracker {
     /// Tracks one event; `url` and `referrer` default to the page's. Returns its `event_id`.
     /// Nothing is written or sent in the call: storage follows within `persistDelayMs`,
     /// sending when a batch is due (from a timer task, so a burst of calls stays cheap).
-    pub fn track(&self, mut input: EventInput) -> Result<String, TrackError> {
+    pub fn track(&self, input: EventInput) -> Result<String, TrackError> {
+        self.take_calls(usize::MAX);
+        self.track_at(input, now())
+    }
+
+    fn track_at(&self, mut input: EventInput, at: Millis) -> Result<String, TrackError> {
         let result = {
             let mut s = self.inner.borrow_mut();
             if input.url.is_none() {
@@ -264,7 +338,7 @@ impl Tracker {
             if input.referrer.is_none() && !s.referrer.is_empty() {
                 input.referrer = Some(s.referrer.clone());
             }
-            s.pipeline.track(input, now())
+            s.pipeline.track(input, at)
         };
         match result {
             Ok(id) => {
@@ -279,75 +353,81 @@ impl Tracker {
 
     /// A `page_view` with the page's title in `properties.title` (unless given).
     pub fn page(&self, properties: Option<Value>) -> Result<String, TrackError> {
-        let window = web_sys::window();
-        let title = window
-            .as_ref()
-            .and_then(|w| w.document())
-            .map(|d| d.title())
-            .unwrap_or_default();
+        self.take_calls(usize::MAX);
+        self.page_at(properties, now())
+    }
+
+    fn page_at(&self, properties: Option<Value>, at: Millis) -> Result<String, TrackError> {
         let mut members = match properties {
             Some(Value::Object(m)) => m,
             _ => Vec::new(),
         };
         if !members.iter().any(|(k, _)| k == "title") {
-            members.push(("title".into(), Value::String(title)));
+            members.push(("title".into(), Value::String(host::st_page(2))));
         }
-        let href = window.as_ref().map(page::href).unwrap_or_default();
+        let href = host::st_page(0);
         {
             let mut s = self.inner.borrow_mut();
-            s.last_page = page::without_hash(&href).to_string();
+            s.last_page = without_hash(&href).to_string();
             s.href = href;
         }
-        self.track(EventInput::new("page_view").with_properties(Value::Object(members)))
+        self.track_at(
+            EventInput::new("page_view").with_properties(Value::Object(members)),
+            at,
+        )
     }
 
     /// `identify({email})`: the address is normalised and hashed here; it is never stored or
     /// sent. The hash goes with every later event until `reset`.
     pub fn identify_email(&self, email: &str) -> Result<(), TrackError> {
-        let r = self
-            .inner
-            .borrow_mut()
-            .pipeline
-            .identify_email(email, now());
-        r.or_else(|e| self.refused(e)).map(|_| self.drive())
+        self.take_calls(usize::MAX);
+        self.identify(Ok(email), now())
     }
 
     /// `identify({email_hash})`: an already hashed address (64 hex characters).
     pub fn identify_hash(&self, hash: &str) -> Result<(), TrackError> {
-        let r = self.inner.borrow_mut().pipeline.identify_hash(hash, now());
+        self.take_calls(usize::MAX);
+        self.identify(Err(hash), now())
+    }
+
+    /// `Ok(email)` or `Err(hash)`.
+    fn identify(&self, id: Result<&str, &str>, at: Millis) -> Result<(), TrackError> {
+        let r = {
+            let p = &mut self.inner.borrow_mut().pipeline;
+            match id {
+                Ok(email) => p.identify_email(email, at),
+                Err(hash) => p.identify_hash(hash, at),
+            }
+        };
         r.or_else(|e| self.refused(e)).map(|_| self.drive())
     }
 
-    /// Sends what is queued now (within backoff and pacing). The promise resolves, never
-    /// rejects, once every event queued before the call is acknowledged, dropped, or waiting
-    /// for a backoff or rate-limit deadline.
-    pub fn flush_promise(&self) -> js_sys::Promise {
-        let weak = self.weak();
-        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-            if let Some(inner) = weak.upgrade() {
-                let mut s = inner.borrow_mut();
-                let ticket = s.pipeline.flush(now());
-                s.flush_waiters.push((
-                    ticket,
-                    Box::new(move || {
-                        let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
-                    }),
-                ));
-            } else {
-                let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
-            }
-        });
-        self.drive();
-        promise
+    /// Sends what is queued now (within backoff and pacing). The future completes once every
+    /// event queued before the call is acknowledged, dropped, or waiting for a backoff or
+    /// rate-limit deadline.
+    pub fn flush(&self) -> Flush {
+        self.take_calls(usize::MAX);
+        let state = Rc::new(FlushState::default());
+        self.flush_for(Waiter::Rust(state.clone()), now());
+        Flush(state)
     }
 
-    /// `flush()` for Rust callers.
-    pub async fn flush(&self) {
-        let _ = wasm_bindgen_futures::JsFuture::from(self.flush_promise()).await;
+    fn flush_for(&self, waiter: Waiter, at: Millis) {
+        {
+            let mut s = self.inner.borrow_mut();
+            let ticket = s.pipeline.flush(at);
+            s.flush_waiters.push((ticket, waiter));
+        }
+        self.drive();
     }
 
     /// `consent(state)`. With Global Privacy Control honoured, consent stays denied.
     pub fn set_consent(&self, consent: Consent) {
+        self.take_calls(usize::MAX);
+        self.consent_at(consent, now());
+    }
+
+    fn consent_at(&self, consent: Consent, at: Millis) {
         {
             let mut s = self.inner.borrow_mut();
             if s.gpc && consent != Consent::Denied {
@@ -356,7 +436,7 @@ impl Tracker {
                     message: "consent stays denied: Global Privacy Control is on (set honorGlobalPrivacyControl: false to decide otherwise)".into(),
                 });
             } else {
-                s.pipeline.set_consent(consent, now());
+                s.pipeline.set_consent(consent, at);
             }
         }
         self.drive();
@@ -364,6 +444,7 @@ impl Tracker {
 
     /// `reset()`: a new session and no identity.
     pub fn reset(&self) {
+        self.take_calls(usize::MAX);
         self.inner.borrow_mut().pipeline.reset(now());
         self.drive();
     }
@@ -377,102 +458,141 @@ impl Tracker {
         self.inner.borrow().pipeline.session_id().to_string()
     }
 
-    /// Runs one parsed command; returns the event id for `track`/`page`, the promise for
-    /// `flush`.
-    pub fn run(&self, command: Command) -> Option<wasm_bindgen::JsValue> {
-        match command {
-            Command::Track(input) => self.track(input).ok().map(Into::into),
-            Command::Page(props) => self.page(props).ok().map(Into::into),
-            Command::IdentifyEmail(e) => self
-                .identify_email(&e)
-                .ok()
-                .map(|_| wasm_bindgen::JsValue::UNDEFINED),
-            Command::IdentifyHash(h) => self
-                .identify_hash(&h)
-                .ok()
-                .map(|_| wasm_bindgen::JsValue::UNDEFINED),
-            Command::Flush => Some(self.flush_promise().into()),
+    // ---- the page's calls from JavaScript --------------------------------------------------
+
+    /// Runs up to `limit` of the calls the host queued, in order; true if more remain.
+    fn take_calls(&self, limit: usize) -> bool {
+        let tid = self.inner.borrow().tid;
+        for _ in 0..limit {
+            match host::st_take(tid) {
+                Some(call) => self.run_call(&call),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// One queued call: `<ms> <event id or flush ticket> <JSON arguments>`.
+    fn run_call(&self, call: &str) {
+        let mut parts = call.splitn(3, ' ');
+        let at = Millis(parse_num(parts.next().unwrap_or("")));
+        let extra = parts.next().unwrap_or("");
+        let command = match command::parse(parts.next().unwrap_or("")) {
+            Ok(c) => c,
+            Err(message) => {
+                self.inner.borrow_mut().notices.push(Notice::Error {
+                    kind: "invalid_call",
+                    message,
+                });
+                return self.drive();
+            }
+        };
+        let pinned = self.inner.borrow().pinned_id.clone();
+        pinned.set(uuid_bytes(extra));
+        let _ = match command {
+            Command::Track(input) => self.track_at(input, at).map(drop),
+            Command::Page(props) => self.page_at(props, at).map(drop),
+            Command::IdentifyEmail(e) => self.identify(Ok(&e), at),
+            Command::IdentifyHash(h) => self.identify(Err(&h), at),
+            Command::Flush => {
+                self.flush_for(Waiter::Js(parse_num(extra) as u32), at);
+                Ok(())
+            }
             Command::Consent(c) => {
-                self.set_consent(c);
-                None
+                self.consent_at(c, at);
+                Ok(())
             }
             Command::Reset => {
-                self.reset();
-                None
+                self.inner.borrow_mut().pipeline.reset(at);
+                self.drive();
+                Ok(())
             }
             Command::Debug(on) => {
                 self.set_debug(on);
-                None
+                Ok(())
             }
-        }
-    }
-
-    /// Reports a call that could not be parsed.
-    pub fn report_invalid_call(&self, message: String) {
-        self.inner.borrow_mut().notices.push(Notice::Error {
-            kind: "invalid_call",
-            message,
-        });
-        self.drive();
+        };
+        pinned.set(None);
     }
 
     // ---- the loop ------------------------------------------------------------------------
 
     /// Does everything the pipeline has due, then re-arms the timer.
     fn drive(&self) {
-        let (transmits, notices, listeners, settled) = {
-            let mut s = self.inner.borrow_mut();
-            let s = &mut *s;
-            let t = now();
-            s.pipeline.handle_timeout(t);
-            let site_sends = s.store.get(&s.sends_key);
-            s.pipeline.observe_site_sends(site_sends.as_deref());
-            let mut transmits = Vec::new();
-            while let Some(tx) = s.pipeline.poll_transmit(t) {
-                transmits.push(tx);
+        // A request that fails at once (no fetch, a refused beacon) is handled at once too,
+        // and may leave more due: go round until nothing is.
+        let mut again = true;
+        while again {
+            again = false;
+            let (transmits, notices, listeners, settled, js) = {
+                let mut s = self.inner.borrow_mut();
+                let s = &mut *s;
+                let t = now();
+                s.pipeline.handle_timeout(t);
+                let site_sends = s.get(&s.sends_key);
+                s.pipeline.observe_site_sends(site_sends.as_deref());
+                let mut transmits = Vec::new();
+                while let Some(tx) = s.pipeline.poll_transmit(t) {
+                    if s.debug {
+                        let mut m = String::from("sending ");
+                        push_num(&mut m, tx.event_ids.len() as u64);
+                        m.push_str(" event(s), ");
+                        push_num(&mut m, tx.body.len() as u64);
+                        m.push_str(" bytes");
+                        s.notices.push(Notice::Debug(m));
+                    }
+                    transmits.push(tx);
+                }
+                let ops = {
+                    let memory = &s.memory;
+                    s.pipeline.poll_storage(t, &|k| match memory {
+                        None => host::st_get(k),
+                        Some(m) => m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()),
+                    })
+                };
+                s.apply_storage(ops);
+                while let Some(r) = s.pipeline.poll_report() {
+                    s.notices.push(Notice::Report(r));
+                }
+                let mut settled = Vec::new();
+                let mut i = 0;
+                while i < s.flush_waiters.len() {
+                    if s.pipeline.flush_settled(s.flush_waiters[i].0, t) {
+                        settled.push(s.flush_waiters.swap_remove(i).1);
+                    } else {
+                        i += 1;
+                    }
+                }
+                (
+                    transmits,
+                    std::mem::take(&mut s.notices),
+                    s.listeners.clone(),
+                    settled,
+                    s.js.then_some(s.tid),
+                )
+            };
+            for t in transmits {
+                again |= self.send(t);
             }
-            let store = &s.store;
-            let ops = s.pipeline.poll_storage(t, &|k| store.get(k));
-            s.apply_storage(ops);
-            while let Some(r) = s.pipeline.poll_report() {
-                s.notices.push(Notice::Report(r));
-            }
-            let mut settled = Vec::new();
-            let mut i = 0;
-            while i < s.flush_waiters.len() {
-                if s.pipeline.flush_settled(s.flush_waiters[i].0, t) {
-                    settled.push(s.flush_waiters.swap_remove(i).1);
-                } else {
-                    i += 1;
+            for n in &notices {
+                if let Some(tid) = js {
+                    host::st_report(tid, &notice_json(n));
+                }
+                for l in &listeners {
+                    l(n);
                 }
             }
-            let debug = s.debug;
-            for tx in &transmits {
-                if debug {
-                    s.notices.push(Notice::Debug(format!(
-                        "sending {} event(s), {} bytes",
-                        tx.event_ids.len(),
-                        tx.body.len()
-                    )));
+            for w in settled {
+                match w {
+                    Waiter::Js(ticket) => host::st_settle(js.unwrap_or(0), ticket),
+                    Waiter::Rust(state) => {
+                        state.done.set(true);
+                        if let Some(waker) = state.waker.take() {
+                            waker.wake();
+                        }
+                    }
                 }
             }
-            (
-                transmits,
-                std::mem::take(&mut s.notices),
-                s.listeners.clone(),
-                settled,
-            )
-        };
-        for t in transmits {
-            self.send(t);
-        }
-        for n in &notices {
-            for l in &listeners {
-                l(n);
-            }
-        }
-        for resolve in settled {
-            resolve();
         }
         self.rearm();
     }
@@ -480,57 +600,57 @@ impl Tracker {
     fn rearm(&self) {
         let mut s = self.inner.borrow_mut();
         let next = s.pipeline.poll_timeout();
-        if next.is_some() && s.timer.as_ref().map(|(at, _)| *at) == next {
+        if next == s.timer {
             return;
         }
-        s.timer = next.map(|at| {
-            let delay = at.0.saturating_sub(now().0).min(i32::MAX as u64) as u32;
-            let weak = self.weak();
-            let timeout = Timeout::new(delay, move || {
-                if let Some(inner) = weak.upgrade() {
-                    inner.borrow_mut().timer = None;
-                    Tracker { inner }.drive();
-                }
-            });
-            (at, timeout)
-        });
+        s.timer = next;
+        let delay = match next {
+            Some(at) => at.0.saturating_sub(now().0).min(i32::MAX as u64) as f64,
+            None => -1.0,
+        };
+        host::st_timer(s.tid, delay);
     }
 
-    fn send(&self, t: Transmit) {
+    /// Hands a transmit to the host; true if its outcome was known at once (and handled).
+    fn send(&self, t: Transmit) -> bool {
         // No borrow is held while the page's code runs: `fetch` may be a wrapper (error
         // trackers, APM agents) that calls back into the tracker.
-        let transport = self.inner.borrow().transport.clone();
-        let id = t.id;
-        if t.unload && transport.beacon_only() {
-            let outcome = if transport.beacon(&t.body) {
-                scantrack_core::response::Outcome::Unconfirmed
-            } else {
-                scantrack_core::response::Outcome::NetworkError("sendBeacon refused".into())
-            };
-            self.inner
-                .borrow_mut()
-                .pipeline
-                .handle_response(id, outcome, now());
-            return;
-        }
-        let reply = transport.post(&t.body);
-        let weak = self.weak();
-        wasm_bindgen_futures::spawn_local(async move {
-            let outcome = reply.await;
-            if let Some(inner) = weak.upgrade() {
-                inner
-                    .borrow_mut()
-                    .pipeline
-                    .handle_response(id, outcome, now());
-                Tracker { inner }.drive();
-            }
-        });
+        let tid = self.inner.borrow().tid;
+        let outcome = match host::st_send(tid, t.id.0 as f64, &t.body, t.unload) {
+            0 => return false,
+            1 => Outcome::Unconfirmed,
+            _ => Outcome::NetworkError(host::st_text().unwrap_or_default()),
+        };
+        self.inner
+            .borrow_mut()
+            .pipeline
+            .handle_response(t.id, outcome, now());
+        true
     }
 
-    /// True while the tracker is in the middle of a call (the page's code, run from inside it,
-    /// called back).
-    pub fn busy(&self) -> bool {
-        self.inner.try_borrow_mut().is_err()
+    /// The host's reply to a request: `status` 0 a network error (`text` says which), 1 the
+    /// timeout, else the HTTP status with `text` = Retry-After, X-RateLimit-Remaining,
+    /// X-RateLimit-Reset and the body, separated by newlines.
+    fn on_reply(&self, id: f64, status: f64, text: String) {
+        let outcome = match status as u16 {
+            0 => Outcome::NetworkError(text),
+            1 => Outcome::Timeout,
+            status => {
+                let mut parts = text.splitn(4, '\n');
+                let mut header = || parts.next().filter(|h| !h.is_empty()).map(str::to_string);
+                let mut r = HttpResponse::status(status);
+                r.retry_after = header();
+                r.rate_limit_remaining = header();
+                r.rate_limit_reset = header();
+                r.body = parts.next().unwrap_or("").to_string();
+                Outcome::Http(r)
+            }
+        };
+        self.inner
+            .borrow_mut()
+            .pipeline
+            .handle_response(TransmitId(id as u64), outcome, now());
+        self.drive();
     }
 
     /// The page is being hidden or unloaded: storage written now, queued events sent in
@@ -539,8 +659,13 @@ impl Tracker {
         let chunks = {
             let mut s = self.inner.borrow_mut();
             let s = &mut *s;
-            let store = &s.store;
-            let ops = s.pipeline.flush_storage(&|k| store.get(k));
+            let ops = {
+                let memory = &s.memory;
+                s.pipeline.flush_storage(&|k| match memory {
+                    None => host::st_get(k),
+                    Some(m) => m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()),
+                })
+            };
             s.apply_storage(ops);
             let budget = MAX_KEEPALIVE_BYTES.saturating_sub(s.pipeline.in_flight_bytes());
             s.pipeline.drain_for_unload(budget, now())
@@ -553,9 +678,7 @@ impl Tracker {
 
     /// The page's URL changed in a way that is not a page view of its own (`hashchange`).
     fn on_url_change(&self) {
-        if let Some(window) = web_sys::window() {
-            self.inner.borrow_mut().href = page::href(&window);
-        }
+        self.inner.borrow_mut().href = host::st_page(0);
     }
 
     /// An SPA navigation (pushState, replaceState, popstate): a `page_view` if the URL
@@ -563,21 +686,72 @@ impl Tracker {
     /// `previous`: the URL before a `pushState`/`replaceState`; `None` for `popstate`, where
     /// the page left is the one of the last `page_view`.
     fn on_navigation(&self, previous: Option<String>) {
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        let href = page::href(&window);
+        let href = host::st_page(0);
         let changed = {
             let mut s = self.inner.borrow_mut();
             s.href.clone_from(&href);
-            let changed = s.auto_pageview && page::without_hash(&href) != s.last_page;
+            let changed = s.auto_pageview && without_hash(&href) != s.last_page;
             if changed {
                 s.referrer = previous.unwrap_or_else(|| s.last_page.clone());
             }
             changed
         };
         if changed {
-            let _ = self.page(None);
+            let _ = self.page_at(None, now());
         }
     }
+}
+
+fn without_hash(url: &str) -> &str {
+    url.split('#').next().unwrap_or(url)
+}
+
+/// A notice as the JSON object the JavaScript callbacks get:
+/// `{"type":"delivered","event_ids":[...]}`, `{"type":"dropped",...}`,
+/// `{"type":"error","kind":"...","message":"..."}`, `{"type":"debug","message":"..."}`.
+fn notice_json(n: &Notice) -> String {
+    fn member(o: &mut String, key: &str, value: &str) {
+        o.push_str(",\"");
+        o.push_str(key);
+        o.push_str("\":");
+        json::write_str(o, value);
+    }
+    let mut o = String::from("{\"type\":");
+    let error = |o: &mut String, kind: &str, message: &str| {
+        o.push_str("\"error\"");
+        member(o, "kind", kind);
+        member(o, "message", message);
+    };
+    match n {
+        Notice::Report(Report::Delivered { event_ids }) => {
+            o.push_str("\"delivered\",\"event_ids\":[");
+            for (i, id) in event_ids.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                json::write_str(&mut o, id);
+            }
+            o.push(']');
+        }
+        Notice::Report(Report::Dropped {
+            event_id,
+            event_name,
+            reason,
+            message,
+        }) => {
+            o.push_str("\"dropped\"");
+            member(&mut o, "event_id", event_id);
+            member(&mut o, "event_name", event_name);
+            member(&mut o, "reason", reason.as_str());
+            member(&mut o, "message", message);
+        }
+        Notice::Report(Report::Error { kind, message }) => error(&mut o, kind.as_str(), message),
+        Notice::Error { kind, message } => error(&mut o, kind, message),
+        Notice::Debug(m) => {
+            o.push_str("\"debug\"");
+            member(&mut o, "message", m);
+        }
+    }
+    o.push('}');
+    o
 }

@@ -1,0 +1,361 @@
+// The browser side of the web shell: the one JavaScript module the wasm imports (src/web/host.rs
+// declares these functions). It owns what is cheaper to write in JavaScript than to bind from
+// Rust: fetch with its abort timer and the reading of the reply, sendBeacon, the timers,
+// localStorage calls, the page's URL/title/referrer, the lifecycle and SPA listeners, and the
+// queue of calls the page made since the wasm last ran.
+//
+// Invariants:
+// - The wasm is entered only through `wake` (its raw numeric export `scantrack_wake`): no
+//   closures cross the boundary, strings go the other way by `st_text`/`st_take`, pulled by the
+//   wasm while it runs. A wake the tracker refuses because it is busy (the page's code, run from
+//   inside the tracker, called back) is repeated from a fresh task.
+// - A `track`/`page` call costs the page a `JSON.stringify` and an array store: the wasm takes
+//   the recorded text, its time and its event id from the queue in a zero-delay task, and before
+//   anything else it does (timer, reply, hide, navigation, any other command), so order holds.
+// - `fetch` and `sendBeacon` are captured when a tracker starts (a page that replaces them later
+//   does not change what the tracker uses); built-ins this file calls later are captured at load.
+// - Nothing here throws into the page.
+
+const win = window;
+const doc = document;
+const setT = setTimeout;
+const clearT = clearTimeout;
+const now = Date.now;
+const apply = Reflect.apply;
+const StringOf = String;
+const PromiseCtor = Promise;
+const Bytes = Uint8Array;
+const stringify = JSON.stringify;
+
+// Wake kinds, as src/web/host.rs reads them.
+const DRIVE = 0;
+const HIDE = 1;
+const REPLY = 2;
+const NAV = 3;
+const HASH = 4;
+const SESSION = 5;
+// DRIVE's argument: a zero-delay task for queued calls, a command that runs at once, the timer.
+const QUEUED = 0;
+const AT_ONCE = 1;
+const TIMER = 2;
+
+/** Per tracker: `p` its handle in the wasm, `q` queued calls, `f` flush resolvers. */
+const trackers = [];
+let ex; // the wasm's raw exports
+let slot; // one string handed over inside one synchronous exchange with the wasm
+let opening; // the report function of a tracker being started from JavaScript
+
+/** A thrown value as `Name: message`, or its text. */
+function describe(e) {
+  try {
+    return e && e.name ? e.name + ": " + e.message : StringOf(e);
+  } catch (_) {
+    return "unknown error";
+  }
+}
+
+function wake(c, kind, a, b, text) {
+  if (c.dead) return;
+  slot = text;
+  let r;
+  try {
+    r = ex.scantrack_wake(c.p, kind, a || 0, b || 0);
+  } catch (e) {
+    // A trap: the module's state is unknown, stop using it rather than trap again.
+    c.dead = 1;
+    if (c.r) c.r('{"type":"error","kind":"internal","message":' + stringify("scantrack stopped after an internal error (" + describe(e) + ")") + "}");
+    for (const k in c.f) settle(c, k);
+    return;
+  }
+  if (r === 1) setT(wake, 0, c, kind, a, b, text);
+  else if (r === 2) drainSoon(c);
+}
+
+function drainSoon(c) {
+  if (!c.d) {
+    c.d = 1;
+    setT(function () {
+      c.d = 0;
+      wake(c, DRIVE, QUEUED);
+    }, 0);
+  }
+}
+
+function settle(c, k) {
+  const f = c.f[k];
+  delete c.f[k];
+  if (f) f();
+}
+
+// ---- imported by the wasm (src/web/host.rs) ---------------------------------------------------
+
+export function st_open(exports, p, url, timeout) {
+  ex = exports;
+  const nav = navigator;
+  const c = { p, url, timeout, q: [], i: 0, f: {}, k: 0, r: opening, fetch: win.fetch, nav, beacon: nav.sendBeacon, t: 0, d: 0 };
+  opening = undefined;
+  const tid = trackers.length;
+  trackers[tid] = c;
+  const hide = function (e) {
+    wake(c, e.type === "pagehide" || doc.visibilityState === "hidden" ? HIDE : DRIVE, AT_ONCE);
+  };
+  // pagehide fires on navigation and close even when visibilitychange does not (and for pages
+  // entering the back/forward cache).
+  doc.addEventListener("visibilitychange", hide);
+  win.addEventListener("pagehide", hide);
+  win.addEventListener("popstate", function () {
+    wake(c, NAV, 0);
+  });
+  // `location.hash = ...` changes the URL events carry without a page view.
+  win.addEventListener("hashchange", function () {
+    wake(c, HASH);
+  });
+  const h = history;
+  const methods = ["pushState", "replaceState"];
+  for (let i = 0; i < 2; i++) {
+    const original = h[methods[i]];
+    if (typeof original !== "function") continue;
+    h[methods[i]] = function () {
+      const before = location.href;
+      // The page's own call first, with its own errors: the tracker does not change what it does.
+      const result = apply(original, h, arguments);
+      wake(c, NAV, 1, 0, before);
+      return result;
+    };
+  }
+  return tid;
+}
+
+export function st_now() {
+  return now();
+}
+
+/** Fills wasm memory at `ptr` with `len` random bytes. */
+export function st_random(ptr, len) {
+  const b = new Bytes(ex.memory.buffer, ptr, len);
+  try {
+    crypto.getRandomValues(b);
+  } catch (_) {
+    // No Web Crypto: randomness here spreads ids and jitter, it protects no secret.
+    for (let i = 0; i < len; i++) b[i] = Math.random() * 256;
+  }
+}
+
+export function st_get(key) {
+  try {
+    const v = localStorage.getItem(key);
+    return v === null ? undefined : v;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+/** Writes (or with no value removes) a key; returns why it failed, if it did. */
+export function st_set(key, value) {
+  try {
+    const s = localStorage;
+    if (value === undefined) s.removeItem(key);
+    else s.setItem(key, value);
+  } catch (e) {
+    return describe(e);
+  }
+}
+
+/** 0: location.href, 1: document.referrer, 2: document.title, 3: Global Privacy Control. */
+export function st_page(what) {
+  try {
+    return what === 0 ? location.href : what === 1 ? doc.referrer : what === 2 ? doc.title : navigator.globalPrivacyControl === true ? "1" : "";
+  } catch (_) {
+    return "";
+  }
+}
+
+/**
+ * Starts a request. Returns 0 when it is on its way (the reply comes back as a REPLY wake), 1 when
+ * sendBeacon queued it, 2 when it could not leave (why: in `slot`).
+ */
+export function st_send(tid, id, body, unload) {
+  const c = trackers[tid];
+  try {
+    if (!c.fetch) {
+      if (unload && c.beacon) return apply(c.beacon, c.nav, [c.url, body]) ? 1 : ((slot = "sendBeacon refused"), 2);
+      slot = "fetch is not available";
+      return 2;
+    }
+    const abort = new AbortController();
+    const timer = setT(function () {
+      abort.abort();
+    }, c.timeout);
+    const reply = function (status, text) {
+      clearT(timer);
+      wake(c, REPLY, id, status, text);
+    };
+    // text/plain: a cross-origin POST without a CORS preflight, and the body sendBeacon takes.
+    apply(c.fetch, win, [
+      c.url,
+      { method: "POST", body, keepalive: true, mode: "cors", credentials: "omit", headers: { "Content-Type": "text/plain;charset=UTF-8" }, signal: abort.signal },
+    ]).then(
+      function (r) {
+        const h = r.headers;
+        const head = (h.get("Retry-After") || "") + "\n" + (h.get("X-RateLimit-Remaining") || "") + "\n" + (h.get("X-RateLimit-Reset") || "") + "\n";
+        return r.text().then(
+          function (t) {
+            reply(r.status, head + t);
+          },
+          function () {
+            reply(r.status, head);
+          },
+        );
+      },
+      function (e) {
+        // status 1: the abort timer fired; 0: any other failure before a reply.
+        reply(e && e.name === "AbortError" ? 1 : 0, describe(e));
+      },
+    );
+    return 0;
+  } catch (e) {
+    slot = describe(e);
+    return 2;
+  }
+}
+
+/** Arms the tracker's one timer `delay` ms from now (a negative delay: no timer). */
+export function st_timer(tid, delay) {
+  const c = trackers[tid];
+  clearT(c.t);
+  c.t = delay < 0 ? 0 : setT(wake, delay, c, DRIVE, TIMER);
+}
+
+export function st_report(tid, json) {
+  const c = trackers[tid];
+  if (c.r) c.r(json);
+}
+
+export function st_settle(tid, ticket) {
+  settle(trackers[tid], ticket);
+}
+
+/**
+ * The next queued call, as `<ms> <event id or flush ticket> <JSON arguments>`: the text is put
+ * together here, in the tracker's task, not in the page's call.
+ */
+export function st_take(tid) {
+  const c = trackers[tid];
+  const q = c.q;
+  const i = c.i;
+  if (i < q.length) {
+    c.i = i + 4;
+    const json = q[i + 2];
+    const name = q[i + 3];
+    return q[i] + " " + q[i + 1] + " " + (name === undefined ? json : '["track",' + stringify(name) + (json === undefined ? "" : "," + json) + "]");
+  }
+  q.length = 0;
+  c.i = 0;
+}
+
+export function st_text() {
+  const s = slot;
+  slot = undefined;
+  return s;
+}
+
+export function st_put(text) {
+  slot = text;
+}
+
+export function st_api() {
+  return api;
+}
+
+// ---- the JavaScript API (js/core.js), reached with the glue's `scantrack_host()` ------------------
+
+const HEX = [];
+for (let i = 0; i < 256; i++) HEX[i] = (i < 16 ? "0" : "") + i.toString(16);
+let pool;
+let used = 1024;
+
+/** A version 4 UUID from a pool of random bytes (one getRandomValues call per 64 ids). */
+function uuid() {
+  if (used === 1024) {
+    pool = new Bytes(1024);
+    try {
+      crypto.getRandomValues(pool);
+    } catch (_) {
+      for (let i = 0; i < 1024; i++) pool[i] = Math.random() * 256;
+    }
+    used = 0;
+  }
+  const b = pool;
+  const o = used;
+  used += 16;
+  return (
+    HEX[b[o]] + HEX[b[o + 1]] + HEX[b[o + 2]] + HEX[b[o + 3]] + "-" + HEX[b[o + 4]] + HEX[b[o + 5]] + "-" +
+    HEX[(b[o + 6] & 15) | 64] + HEX[b[o + 7]] + "-" + HEX[(b[o + 8] & 63) | 128] + HEX[b[o + 9]] + "-" +
+    HEX[b[o + 10]] + HEX[b[o + 11]] + HEX[b[o + 12]] + HEX[b[o + 13]] + HEX[b[o + 14]] + HEX[b[o + 15]]
+  );
+}
+
+/** Records a call: its time, its event id or flush ticket, its JSON text (or the properties' JSON and the name of a `track`). */
+function queue(c, extra, json, name) {
+  const q = c.q;
+  const n = q.length;
+  q[n] = now();
+  q[n + 1] = extra;
+  q[n + 2] = json;
+  q[n + 3] = name;
+}
+
+const api = {
+  /** Starts a tracker from its options JSON; returns its id, or throws an Error saying what to fix. */
+  start(exports, optionsJson, onReport) {
+    ex = exports;
+    opening = onReport;
+    slot = optionsJson;
+    const r = ex.scantrack_start();
+    opening = undefined;
+    const message = st_text();
+    if (!r) throw new Error("scantrack: " + message);
+    return r - 1;
+  },
+  /**
+   * `track(name, properties?)`, the common call, with `properties` already serialised (or
+   * undefined): recorded for the tracker's next task; returns its event id.
+   */
+  track(tid, name, json) {
+    const c = trackers[tid];
+    const id = uuid();
+    queue(c, id, json, name);
+    drainSoon(c);
+    return c.dead ? undefined : id;
+  },
+  /** Any `track` or `page` call, recorded for the tracker's next task; returns its event id. */
+  event(tid, json, withId) {
+    const c = trackers[tid];
+    const id = withId ? uuid() : "";
+    queue(c, id, json);
+    drainSoon(c);
+    return withId && !c.dead ? id : undefined;
+  },
+  /** Any other call: run at once (after the calls queued before it). */
+  call(tid, json) {
+    const c = trackers[tid];
+    queue(c, "", json);
+    wake(c, DRIVE, AT_ONCE);
+  },
+  /** `flush`: a promise that resolves (never rejects) once the flush has settled. */
+  flush(tid, json) {
+    const c = trackers[tid];
+    const k = ++c.k;
+    const p = new PromiseCtor(function (resolve) {
+      c.f[k] = resolve;
+    });
+    queue(c, k, json);
+    wake(c, DRIVE, AT_ONCE);
+    if (c.dead) settle(c, k);
+    return p;
+  },
+  session(tid) {
+    wake(trackers[tid], SESSION);
+    return st_text() || "";
+  },
+};
