@@ -10,6 +10,8 @@ use scantrack_core::event::{Amount, Conversion, EventInput};
 use scantrack_core::json::{self, Value};
 use scantrack_core::pipeline::Consent;
 
+use crate::cat;
+
 /// One call of the public API.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -30,25 +32,35 @@ fn props_arg(call: &str, v: Option<Value>) -> Result<Option<Value>, String> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(o @ Value::Object(_)) => Ok(Some(o)),
-        Some(other) => Err(format!(
-            "scantrack('{call}', ...): properties must be an object like {{plan: \"pro\"}}, not {}",
-            other.type_name()
-        )),
+        Some(other) => Err(cat(&[
+            "scantrack('",
+            call,
+            "', ...): properties must be an object like {plan: \"pro\"}, not ",
+            other.type_name(),
+        ])),
     }
 }
 
 /// Parses `[command, ...args]`.
 pub fn parse(text: &str) -> Result<Command, String> {
-    let v = json::parse(text).map_err(|e| format!("scantrack(...): arguments unreadable ({e})"))?;
+    let v = json::parse(text).map_err(|e| {
+        cat(&[
+            "scantrack(...): arguments unreadable (",
+            &crate::json_error(&e),
+            ")",
+        ])
+    })?;
     // The arguments are taken out of the parsed array, not copied: properties can be large.
     let mut args = match v {
         Value::Array(items) => items,
         _ => Vec::new(),
     };
     let Some(Value::String(cmd)) = args.first() else {
-        return Err(format!(
-            "scantrack(...): the first argument must be a command name ({COMMANDS})"
-        ));
+        return Err(cat(&[
+            "scantrack(...): the first argument must be a command name (",
+            COMMANDS,
+            ")",
+        ]));
     };
     let cmd = cmd.clone();
     let arg = |i: usize| args.get(i);
@@ -57,10 +69,10 @@ pub fn parse(text: &str) -> Result<Command, String> {
             let name = match arg(1) {
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => {
-                    return Err(format!(
-                        "scantrack('track', name): the event name must be a string, not {}",
-                        other.type_name()
-                    ))
+                    return Err(cat(&[
+                        "scantrack('track', name): the event name must be a string, not ",
+                        other.type_name(),
+                    ]))
                 }
                 None => return Err("scantrack('track', name): the event name is missing".into()),
             };
@@ -69,10 +81,10 @@ pub fn parse(text: &str) -> Result<Command, String> {
                 None | Some(Value::Null) => None,
                 Some(c @ Value::Object(_)) => Some(conversion(c)?),
                 Some(other) => {
-                    return Err(format!(
-                        "scantrack('track', name, properties, conversion): conversion must be {{amount, currency}}, not {}",
-                        other.type_name()
-                    ))
+                    return Err(cat(&[
+                        "scantrack('track', name, properties, conversion): conversion must be {amount, currency}, not ",
+                        other.type_name(),
+                    ]))
                 }
             };
             Ok(Command::Track(EventInput {
@@ -95,19 +107,24 @@ pub fn parse(text: &str) -> Result<Command, String> {
         "reset" => Ok(Command::Reset),
         "consent" => match arg(1) {
             Some(Value::String(s)) => Consent::parse(s).map(Command::Consent).ok_or_else(|| {
-                format!("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\", not {}", json::quote(s))
+                cat(&["scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\", not ", &json::quote(s)])
             }),
             _ => Err("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\"".into()),
         },
         "debug" => match arg(1) {
             None | Some(Value::Null) => Ok(Command::Debug(true)),
             Some(Value::Bool(b)) => Ok(Command::Debug(*b)),
-            Some(other) => Err(format!(
-                "scantrack('debug', on): on must be true or false, not {}",
-                other.type_name()
-            )),
+            Some(other) => Err(cat(&[
+                "scantrack('debug', on): on must be true or false, not ",
+                other.type_name(),
+            ])),
         },
-        other => Err(format!("scantrack('{other}'): unknown command; use one of {COMMANDS}")),
+        other => Err(cat(&[
+            "scantrack('",
+            other,
+            "'): unknown command; use one of ",
+            COMMANDS,
+        ])),
     }
 }
 

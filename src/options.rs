@@ -10,6 +10,8 @@ use scantrack_core::pii::{EmailNormalization, PiiPolicy};
 use scantrack_core::pipeline::Consent;
 use scantrack_core::Config;
 
+use crate::cat;
+
 /// Everything the shell needs to start.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -43,24 +45,19 @@ impl Options {
     /// Parses the JSON form: `{"siteId": "...", "endpoint": "...", "flushIntervalMs": 2000, ...}`.
     /// Unknown keys are refused (a typo would otherwise be silently ignored).
     pub fn from_json(text: &str) -> Result<Options, String> {
-        let v = json::parse(text).map_err(|e| format!("options: {e}"))?;
+        let v = json::parse(text).map_err(|e| cat(&["options: ", &crate::json_error(&e)]))?;
         let Value::Object(members) = &v else {
-            return Err(format!("options must be an object, not {}", v.type_name()));
+            return Err(cat(&["options must be an object, not ", v.type_name()]));
         };
         let site_id = match v.get("siteId") {
             Some(Value::String(s)) => s.as_str(),
-            Some(other) => {
-                return Err(format!(
-                    "siteId must be a string, not {}",
-                    other.type_name()
-                ))
-            }
+            Some(other) => return Err(cat(&["siteId must be a string, not ", other.type_name()])),
             None => return Err("siteId is required (e.g. siteId: \"site_demo\")".into()),
         };
         let endpoint = match v.get("endpoint") {
             Some(Value::String(s)) => s.as_str(),
             Some(other) => {
-                return Err(format!("endpoint must be a string, not {}", other.type_name()))
+                return Err(cat(&["endpoint must be a string, not ", other.type_name()]))
             }
             None => {
                 return Err("endpoint is required (the collector's base URL, e.g. \"https://collect.example.com\")".into())
@@ -139,10 +136,11 @@ impl Options {
                     config = config.and_then(|c| c.with_session_timeout(d));
                 }
                 _ => {
-                    return Err(format!(
-                        "unknown option {}; see the README for the list",
-                        json::quote(key)
-                    ))
+                    return Err(cat(&[
+                        "unknown option ",
+                        &json::quote(key),
+                        "; see the README for the list",
+                    ]))
                 }
             }
         }
@@ -158,27 +156,29 @@ fn parse_endpoint(endpoint: &str) -> Result<String, String> {
         .or_else(|| e.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(e.to_string()),
-        _ => Err(format!(
-            "endpoint {} is not an http(s) URL; use the collector's base URL, e.g. \"https://collect.example.com\"",
-            json::quote(endpoint)
-        )),
+        _ => Err(cat(&[
+            "endpoint ",
+            &json::quote(endpoint),
+            " is not an http(s) URL; use the collector's base URL, e.g. \"https://collect.example.com\"",
+        ])),
     }
 }
 
 fn boolean(key: &str, v: &Value) -> Result<bool, String> {
     match v {
         Value::Bool(b) => Ok(*b),
-        other => Err(format!(
-            "{key} must be true or false, not {}",
-            other.type_name()
-        )),
+        other => Err(cat(&[
+            key,
+            " must be true or false, not ",
+            other.type_name(),
+        ])),
     }
 }
 
 fn string(key: &str, v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        other => Err(format!("{key} must be a string, not {}", other.type_name())),
+        other => Err(cat(&[key, " must be a string, not ", other.type_name()])),
     }
 }
 
@@ -192,7 +192,7 @@ fn count(key: &str, v: &Value) -> Result<usize, String> {
     if let Some(n) = whole {
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     } else {
-        Err(format!("{key} must be a whole number, not {}", v.to_json()))
+        Err(cat(&[key, " must be a whole number, not ", &v.to_json()]))
     }
 }
 
