@@ -205,8 +205,7 @@ fn decode_entry(entry: &Value) -> Option<StoredEvent> {
         .filter(|s| uuid::is_canonical(s))?;
     let t = millis_of(entry.get("t"))?;
     let event = entry.get("e")?;
-    if event.get("event_id").and_then(Value::as_str) != Some(id)
-        || !validate::check_event(event).is_empty()
+    if event.get("event_id").and_then(Value::as_str) != Some(id) || !validate::is_valid_event(event)
     {
         return None;
     }

@@ -443,6 +443,65 @@ pub fn check_event(event: &Value) -> Vec<(String, FieldError)> {
     out
 }
 
+/// Whether `check_event` finds no problem in `event`, without building any message: for the
+/// client's stored queue, which only asks whether to keep an entry. The same rules in the same
+/// order, each through the predicate its `check_*` function is made of; the tests check that
+/// the two agree on every case of this module and on generated events.
+pub fn is_valid_event(event: &Value) -> bool {
+    fn uuid_or_absent(v: Option<&Value>, required: bool) -> bool {
+        match v {
+            None => !required,
+            Some(v) => v.as_str().is_some_and(uuid::is_canonical),
+        }
+    }
+    /// An optional string member that must pass `rule`.
+    fn str_or_absent(v: Option<&Value>, rule: fn(&str) -> bool) -> bool {
+        match v {
+            None => true,
+            Some(v) => v.as_str().is_some_and(rule),
+        }
+    }
+    if !matches!(event, Value::Object(_)) {
+        return false;
+    }
+    let page_string = |s: &str| s.len() <= MAX_URL_CHARS || s.chars().count() <= MAX_URL_CHARS;
+    uuid_or_absent(present(event, "event_id"), false)
+        && uuid_or_absent(present(event, "scan_session_id"), true)
+        && present(event, "event_name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| check_event_name(n).is_ok())
+        && present(event, "timestamp")
+            .and_then(Value::as_str)
+            .is_some_and(|t| parse_rfc3339_utc_millis(t).is_some())
+        && str_or_absent(present(event, "url"), page_string)
+        && str_or_absent(present(event, "referrer"), page_string)
+        && match present(event, "properties") {
+            None => true,
+            Some(v @ Value::Object(_)) => {
+                v.to_json().len() <= MAX_PROPERTIES_BYTES
+                    && pii::find_email(v, "properties").is_none()
+            }
+            Some(_) => false,
+        }
+        && match present(event, "conversion_value") {
+            None => true,
+            Some(cv @ Value::Object(_)) => {
+                matches!(present(cv, "amount"), Some(Value::Number(n)) if n.is_finite())
+                    && present(cv, "currency")
+                        .and_then(Value::as_str)
+                        .is_some_and(iso4217::is_currency)
+            }
+            Some(_) => false,
+        }
+        && match present(event, "user_identifiers") {
+            None => true,
+            Some(ids @ Value::Object(_)) => {
+                str_or_absent(present(ids, "email_hash"), pii::is_email_hash)
+            }
+            Some(_) => false,
+        }
+}
+
 /// `site_id`: 1..=64 of `A-Z a-z 0-9 _ -`.
 pub fn is_site_id(s: &str) -> bool {
     !s.is_empty()
@@ -689,8 +748,23 @@ mod tests {
         json!({ "site_id": "site_demo", "events": events }).to_string()
     }
 
+    /// Every event any test validates also pins `is_valid_event` to `check_event`.
     fn validate(body: &str) -> Result<ValidBatch, BatchError> {
+        if let Ok(root) = json::parse(body) {
+            if let Some(Value::Array(events)) = root.get("events") {
+                events.iter().for_each(assert_validity_agrees);
+            }
+        }
         validate_batch(body, &Limits::default(), &active)
+    }
+
+    fn assert_validity_agrees(event: &Value) {
+        assert_eq!(
+            is_valid_event(event),
+            check_event(event).is_empty(),
+            "{}",
+            event.to_json()
+        );
     }
 
     fn issues(body: &str) -> Vec<Issue> {
@@ -1543,5 +1617,136 @@ mod tests {
         ]);
         let indices: Vec<_> = issues(&body).iter().map(|i| i.loc[2].clone()).collect();
         assert_eq!(indices, [LocPart::Index(1), LocPart::Index(3)]);
+    }
+
+    /// `is_valid_event` against `check_event` on generated events: each member absent, `null`,
+    /// valid, or broken in one of the ways the rules know.
+    mod validity_agrees {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn member(key: &'static str, values: &[&'static str]) -> BoxedStrategy<String> {
+            let values: Vec<&'static str> = values.to_vec();
+            // The first value is the valid one: weighted so that whole events are often valid.
+            let valid = format!(r#""{key}":{},"#, values[0]);
+            prop_oneof![
+                1 => Just(String::new()),
+                1 => Just(format!(r#""{key}":null,"#)),
+                6 => Just(valid),
+                3 => proptest::sample::select(values).prop_map(move |v| format!(r#""{key}":{v},"#)),
+            ]
+            .boxed()
+        }
+
+        fn event() -> impl Strategy<Value = String> {
+            let uuids = &[
+                r#""7ad26d4f-3181-4ef8-b6ca-b8f59499dd43""#,
+                r#""7AD26D4F-3181-4ef8-b6ca-b8f59499dd43""#,
+                r#""7ad26d4f31814ef8b6cab8f59499dd43""#,
+                r#""""#,
+                "1",
+                "[]",
+            ][..];
+            let parts = vec![
+                member("event_id", uuids),
+                member("scan_session_id", uuids),
+                member(
+                    "event_name",
+                    &[r#""page_view""#, r#""  ""#, r#""x ""#, "7", "{}"],
+                ),
+                member(
+                    "timestamp",
+                    &[
+                        r#""2026-11-23T10:00:01.500Z""#,
+                        r#""2026-11-23T10:00:01Z""#,
+                        r#""2026-02-30T10:00:01.500Z""#,
+                        "0",
+                    ],
+                ),
+                member("url", &[r#""https://a.example/""#, "false", r#""é""#]),
+                member("referrer", &[r#""""#, "[1]", r#""https://b.example/?q=1""#]),
+                member(
+                    "properties",
+                    &[
+                        "{}",
+                        r#"{"plan":"pro","n":[1,null,{"k":"v"}]}"#,
+                        r#"{"who":"ada@example.com"}"#,
+                        r#"{"ada%40example.com":1}"#,
+                        r#"{"deep":[[{"x":"a@b.co"}]]}"#,
+                        "[]",
+                        r#""s""#,
+                        "3",
+                    ],
+                ),
+                member(
+                    "conversion_value",
+                    &[
+                        r#"{"amount":19.98,"currency":"EUR"}"#,
+                        r#"{"amount":1e999,"currency":"EUR"}"#,
+                        r#"{"amount":"1","currency":"EUR"}"#,
+                        r#"{"amount":1,"currency":"eur"}"#,
+                        r#"{"amount":1,"currency":null}"#,
+                        r#"{"amount":null,"currency":"USD"}"#,
+                        r#"{"currency":"USD"}"#,
+                        r#"{"amount":0}"#,
+                        r#"{"amount":0,"currency":7}"#,
+                        "{}",
+                        "[]",
+                        "1",
+                    ],
+                ),
+                member(
+                    "user_identifiers",
+                    &[
+                        r#"{"email_hash":"b5fc85e55755f9e0d030a10ab4429b6b2944855f9a0d60077fe832becbc41d72"}"#,
+                        r#"{"email_hash":"B5FC85E55755F9E0D030A10AB4429B6B2944855F9A0D60077FE832BECBC41D72"}"#,
+                        r#"{"email_hash":"ada@example.com"}"#,
+                        r#"{"email_hash":null}"#,
+                        r#"{"email_hash":1}"#,
+                        "{}",
+                        r#""x""#,
+                    ],
+                ),
+            ];
+            (parts, any::<bool>()).prop_map(|(parts, repeat_first)| {
+                let mut body = parts.concat();
+                if repeat_first {
+                    // A repeated key: the last one counts, for both.
+                    body.push_str(r#""event_name":"again","#);
+                }
+                format!("{{{}\"end\":0}}", body)
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+
+            #[test]
+            fn is_valid_event_agrees_with_check_event(text in event()) {
+                let v = json::parse(&text).unwrap();
+                prop_assert_eq!(is_valid_event(&v), check_event(&v).is_empty(), "{}", text);
+            }
+
+            #[test]
+            fn is_valid_event_agrees_on_any_json(v in any_value()) {
+                prop_assert_eq!(is_valid_event(&v), check_event(&v).is_empty());
+            }
+        }
+
+        fn any_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                Just(Value::Bool(true)),
+                any::<i64>().prop_map(|n| Value::Number(Number::from_i64(n))),
+                "[a-z@. ]{0,6}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 16, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                    proptest::collection::vec(("[a-z_]{1,16}", inner), 0..4)
+                        .prop_map(Value::Object),
+                ]
+            })
+        }
     }
 }
