@@ -21,7 +21,7 @@ if [ "${1:-}" != "--js-only" ]; then
   source scripts/toolchain.env
   # shellcheck disable=SC2086
   RUSTUP_TOOLCHAIN="$WASM_TOOLCHAIN" RUSTFLAGS="$WASM_RUSTFLAGS" \
-    wasm-pack build . --release --no-opt --target web --out-dir pkg --out-name scantrack -- $WASM_BUILD_STD
+    wasm-pack build . --release --no-opt --target web --out-dir pkg --out-name scantrack -- $WASM_CARGO_ARGS
   # shellcheck disable=SC2086
   wasm-opt $WASM_OPT_FLAGS pkg/scantrack_bg.wasm -o pkg/scantrack_bg.wasm
 fi

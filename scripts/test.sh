@@ -30,11 +30,11 @@ cargo test --workspace --locked
 stage "browser tests (wasm-pack test --headless --chrome)"
 # Debian's chromedriver; webdriver.json adds --no-sandbox (we run as root) and the quiet flags.
 CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=60 \
-  wasm-pack test --headless --chrome --locked
+  wasm-pack test --headless --chrome . --locked --features small-alloc
 
 stage "browser tests (wasm-pack test --headless --firefox)"
 GECKODRIVER=$(command -v geckodriver) WASM_BINDGEN_TEST_TIMEOUT=90 \
-  wasm-pack test --headless --firefox --locked
+  wasm-pack test --headless --firefox . --locked --features small-alloc
 
 stage "build: wasm, pkg/ (npm) and dist/ (script tag)"
 bash scripts/build.sh

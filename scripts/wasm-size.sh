@@ -20,7 +20,7 @@ done
 OUT="$TARGET_DIR/out"
 mkdir -p "$OUT"
 RUSTFLAGS="$WASM_RUSTFLAGS" cargo "+$WASM_TOOLCHAIN" build --release --lib -p scantrack \
-  --target wasm32-unknown-unknown --target-dir "$TARGET_DIR" $WASM_BUILD_STD >&2
+  --target wasm32-unknown-unknown --target-dir "$TARGET_DIR" $WASM_CARGO_ARGS >&2
 wasm-bindgen --target web --out-dir "$OUT" --out-name scantrack \
   "$TARGET_DIR/wasm32-unknown-unknown/release/scantrack.wasm"
 # shellcheck disable=SC2086

@@ -22,6 +22,12 @@ pub mod options;
 
 pub use options::Options;
 
+/// The global allocator of the shipped wasm (feature `small-alloc`): see scantrack-alloc.
+#[cfg(all(target_arch = "wasm32", feature = "small-alloc"))]
+#[global_allocator]
+static ALLOC: scantrack_alloc::SizeClassAlloc<scantrack_alloc::WasmMemory> =
+    scantrack_alloc::SizeClassAlloc::new(scantrack_alloc::WasmMemory);
+
 /// The parts, joined: messages are built without `format!` (core::fmt's machinery and a
 /// format string per site would ship to every visitor).
 pub(crate) fn cat(parts: &[&str]) -> String {
