@@ -48,7 +48,9 @@ pub struct ConfigError {
 
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}: {}", self.option, self.message)
+        f.write_str(self.option)?;
+        f.write_str(": ")?;
+        f.write_str(&self.message)
     }
 }
 
@@ -76,7 +78,7 @@ fn positive(option: &'static str, ok: bool, what: &str) -> Result<(), ConfigErro
     } else {
         Err(ConfigError {
             option,
-            message: format!("must be {what}"),
+            message: crate::text::concat(&["must be ", what]),
         })
     }
 }
@@ -87,10 +89,10 @@ impl Config {
         if !is_site_id(site_id) {
             return Err(ConfigError {
                 option: "siteId",
-                message: format!(
-                    "{} is not a site id: use 1 to 64 of A-Z a-z 0-9 _ - (e.g. \"site_demo\")",
-                    crate::json::quote(site_id)
-                ),
+                message: crate::text::concat(&[
+                    &crate::json::quote(site_id),
+                    " is not a site id: use 1 to 64 of A-Z a-z 0-9 _ - (e.g. \"site_demo\")",
+                ]),
             });
         }
         Ok(Config {

@@ -9,6 +9,7 @@
 
 use crate::json::{self, Number, Value};
 use crate::pii::{self, EmailNormalization, PiiError, PiiPolicy};
+use crate::text::{concat, dec};
 use crate::time::{format_rfc3339_millis, Millis};
 use crate::validate::{self, MAX_PROPERTIES_BYTES, MAX_URL_CHARS};
 
@@ -101,8 +102,12 @@ pub enum TrackError {
 impl core::fmt::Display for TrackError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            TrackError::Invalid { field, message } => write!(f, "{field}: {message}"),
-            TrackError::Pii(e) => write!(f, "{e}"),
+            TrackError::Invalid { field, message } => {
+                f.write_str(field)?;
+                f.write_str(": ")?;
+                f.write_str(message)
+            }
+            TrackError::Pii(e) => core::fmt::Display::fmt(e, f),
             TrackError::ConsentDenied => f.write_str(
                 "consent is denied (or Global Privacy Control is on): event not tracked",
             ),
@@ -119,7 +124,7 @@ impl From<PiiError> for TrackError {
 fn not_finite(amount: &str) -> TrackError {
     invalid(
         "conversion_value.amount",
-        format!("must be a finite number, not {amount}"),
+        concat(&["must be a finite number, not ", amount]),
     )
 }
 
@@ -238,9 +243,12 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
             if size > MAX_PROPERTIES_BYTES {
                 return Err(invalid(
                     "properties",
-                    format!(
-                        "{size} bytes as compact JSON; the limit is {MAX_PROPERTIES_BYTES}: send fewer or shorter values"
-                    ),
+                    concat(&[
+                        &dec(size as u64),
+                        " bytes as compact JSON; the limit is ",
+                        &dec(MAX_PROPERTIES_BYTES as u64),
+                        ": send fewer or shorter values",
+                    ]),
                 ));
             }
             if let Some(e) = validate::properties_errors_sized(&props, size)
@@ -253,10 +261,10 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
         Some(other) => {
             return Err(invalid(
                 "properties",
-                format!(
-                    "must be an object like {{\"plan\": \"pro\"}}, not {}",
-                    other.type_name()
-                ),
+                concat(&[
+                    "must be an object like {\"plan\": \"pro\"}, not ",
+                    other.type_name(),
+                ]),
             ))
         }
     }

@@ -41,9 +41,22 @@ pub struct JsonError {
     pub message: &'static str,
 }
 
+impl JsonError {
+    /// `invalid JSON at byte 7: expected ',' or ']'`: what `Display` writes, built without
+    /// `core::fmt`.
+    pub fn describe(&self) -> String {
+        crate::text::concat(&[
+            "invalid JSON at byte ",
+            &crate::text::dec(self.offset as u64),
+            ": ",
+            self.message,
+        ])
+    }
+}
+
 impl core::fmt::Display for JsonError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "invalid JSON at byte {}: {}", self.offset, self.message)
+        f.write_str(&self.describe())
     }
 }
 
@@ -442,13 +455,18 @@ impl Number {
             }
             out.push('e');
             out.push(if n > 0 { '+' } else { '-' });
-            out.push_str(&(n - 1).unsigned_abs().to_string());
+            crate::time::push_decimal(&mut out, u64::from((n - 1).unsigned_abs()));
         }
         Some(Number(out))
     }
     /// An integer number.
     pub fn from_i64(x: i64) -> Number {
-        Number(x.to_string())
+        let mut out = String::new();
+        if x < 0 {
+            out.push('-');
+        }
+        crate::time::push_decimal(&mut out, x.unsigned_abs());
+        Number(out)
     }
     /// The source text, e.g. `19.98`.
     pub fn as_str(&self) -> &str {

@@ -12,25 +12,31 @@
 
 use crate::json::{self, Value};
 use crate::session::Session;
-use crate::time::Millis;
+use crate::text::{concat, dec};
+use crate::time::{push_decimal, Millis};
 use crate::uuid;
 use crate::validate;
 
 /// The current format version.
 pub const FORMAT_VERSION: u64 = 1;
 
+/// `scantrack:<site_id>:<what>`: one builder for the three keys.
+fn key(site_id: &str, what: &str) -> String {
+    concat(&["scantrack:", site_id, ":", what])
+}
+
 pub fn queue_key(site_id: &str) -> String {
-    format!("scantrack:{site_id}:queue")
+    key(site_id, "queue")
 }
 
 pub fn session_key(site_id: &str) -> String {
-    format!("scantrack:{site_id}:session")
+    key(site_id, "session")
 }
 
 /// Where the tabs of a site tell each other when they sent (pacing across tabs):
 /// `{"v":1,"site_id":"...","sends":[<ms>, ...]}`, the last minute only.
 pub fn sends_key(site_id: &str) -> String {
-    format!("scantrack:{site_id}:sends")
+    key(site_id, "sends")
 }
 
 /// Encodes the site's recent send instants.
@@ -42,7 +48,7 @@ pub fn encode_sends(site_id: &str, sends: &[Millis]) -> String {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&t.0.to_string());
+        push_decimal(&mut out, t.0);
     }
     out.push_str("]}");
     out
@@ -51,8 +57,7 @@ pub fn encode_sends(site_id: &str, sends: &[Millis]) -> String {
 /// Decodes the site's recent send instants; unreadable entries are skipped (this is advice
 /// for pacing, not data: a broken value only costs the advice).
 pub fn decode_sends(text: &str, site_id: &str) -> Result<Vec<Millis>, PersistError> {
-    let v = json::parse(text).map_err(|e| PersistError::Corrupt(e.to_string()))?;
-    check_header(&v, site_id)?;
+    let v = parse(text, site_id)?;
     let items = v
         .get("sends")
         .and_then(Value::as_array)
@@ -71,21 +76,32 @@ pub enum PersistError {
     ForeignSite(String),
 }
 
+impl PersistError {
+    /// What `Display` writes, built without `core::fmt`.
+    pub fn describe(&self) -> String {
+        match self {
+            PersistError::Corrupt(why) => {
+                concat(&["stored value is corrupt (", why, "); discarded"])
+            }
+            PersistError::Version(v) => concat(&[
+                "stored value has format version ",
+                &dec(*v),
+                ", this build reads ",
+                &dec(FORMAT_VERSION),
+                "; discarded",
+            ]),
+            PersistError::ForeignSite(s) => concat(&[
+                "stored value belongs to site ",
+                &crate::json::quote(s),
+                "; discarded",
+            ]),
+        }
+    }
+}
+
 impl core::fmt::Display for PersistError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            PersistError::Corrupt(why) => write!(f, "stored value is corrupt ({why}); discarded"),
-            PersistError::Version(v) => {
-                write!(f, "stored value has format version {v}, this build reads {FORMAT_VERSION}; discarded")
-            }
-            PersistError::ForeignSite(s) => {
-                write!(
-                    f,
-                    "stored value belongs to site {}; discarded",
-                    crate::json::quote(s)
-                )
-            }
-        }
+        f.write_str(&self.describe())
     }
 }
 
@@ -110,7 +126,7 @@ pub struct DecodedQueue {
 
 fn header(out: &mut String, site_id: &str) {
     out.push_str("{\"v\":");
-    out.push_str(&FORMAT_VERSION.to_string());
+    push_decimal(out, FORMAT_VERSION);
     out.push_str(",\"site_id\":");
     json::write_str(out, site_id);
 }
@@ -125,7 +141,7 @@ pub fn encode_queue<'a>(
     header(&mut out, site_id);
     if paused_until > Millis::ZERO {
         out.push_str(",\"pause\":");
-        out.push_str(&paused_until.0.to_string());
+        push_decimal(&mut out, paused_until.0);
     }
     out.push_str(",\"events\":[");
     for (i, (id, t, json)) in events.enumerate() {
@@ -135,7 +151,7 @@ pub fn encode_queue<'a>(
         out.push_str("{\"id\":");
         json::write_str(&mut out, id);
         out.push_str(",\"t\":");
-        out.push_str(&t.0.to_string());
+        push_decimal(&mut out, t.0);
         out.push_str(",\"e\":");
         out.push_str(json);
         out.push('}');
@@ -144,13 +160,20 @@ pub fn encode_queue<'a>(
     out
 }
 
+/// Parses a stored value and checks its version and site.
+fn parse(text: &str, site_id: &str) -> Result<Value, PersistError> {
+    let v = json::parse(text).map_err(|e| PersistError::Corrupt(e.describe()))?;
+    check_header(&v, site_id)?;
+    Ok(v)
+}
+
 /// Checks version and site of a stored object.
 fn check_header(v: &Value, site_id: &str) -> Result<(), PersistError> {
     if !matches!(v, Value::Object(_)) {
-        return Err(PersistError::Corrupt(format!(
-            "expected an object, found {}",
-            v.type_name()
-        )));
+        return Err(PersistError::Corrupt(concat(&[
+            "expected an object, found ",
+            v.type_name(),
+        ])));
     }
     match v
         .get("v")
@@ -177,8 +200,7 @@ fn millis_of(v: Option<&Value>) -> Option<Millis> {
 /// Decodes a stored queue for `site_id`. Each entry must have a canonical `id` equal to its
 /// event's `event_id` and an event that passes the wire validation; others are skipped.
 pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistError> {
-    let v = json::parse(text).map_err(|e| PersistError::Corrupt(e.to_string()))?;
-    check_header(&v, site_id)?;
+    let v = parse(text, site_id)?;
     let entries = v
         .get("events")
         .and_then(Value::as_array)
@@ -225,7 +247,7 @@ pub fn encode_session(site_id: &str, s: &Session) -> String {
     out.push_str(",\"id\":");
     json::write_str(&mut out, &s.id);
     out.push_str(",\"last\":");
-    out.push_str(&s.last_activity.0.to_string());
+    push_decimal(&mut out, s.last_activity.0);
     if let Some(h) = &s.email_hash {
         out.push_str(",\"email_hash\":");
         json::write_str(&mut out, h);
@@ -236,8 +258,7 @@ pub fn encode_session(site_id: &str, s: &Session) -> String {
 
 /// Decodes a stored session for `site_id`.
 pub fn decode_session(text: &str, site_id: &str) -> Result<Session, PersistError> {
-    let v = json::parse(text).map_err(|e| PersistError::Corrupt(e.to_string()))?;
-    check_header(&v, site_id)?;
+    let v = parse(text, site_id)?;
     let id = v
         .get("id")
         .and_then(Value::as_str)

@@ -84,19 +84,21 @@ pub enum PiiError {
 impl core::fmt::Display for PiiError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            PiiError::NotAnEmail { reason } => write!(
-                f,
-                "identify({{email}}) needs an email address like ada@example.com: {reason}"
-            ),
+            PiiError::NotAnEmail { reason } => {
+                f.write_str("identify({email}) needs an email address like ada@example.com: ")?;
+                f.write_str(reason)
+            }
             PiiError::NotAHash => f.write_str(
                 "identify({email_hash}) needs the SHA-256 of the normalised address as 64 hex \
                  characters; pass a raw address as identify({email}) instead and it is hashed",
             ),
-            PiiError::RawEmail { path } => write!(
-                f,
-                "{path} contains a raw email address; send it with identify({{email}}) so it is \
-                 hashed, or remove it (piiPolicy is \"reject\")"
-            ),
+            PiiError::RawEmail { path } => {
+                f.write_str(path)?;
+                f.write_str(
+                    " contains a raw email address; send it with identify({email}) so it is \
+                     hashed, or remove it (piiPolicy is \"reject\")",
+                )
+            }
         }
     }
 }
@@ -138,7 +140,7 @@ pub fn normalize_email(raw: &str, mode: EmailNormalization) -> Result<String, Pi
     if local.is_empty() {
         return not("there is nothing before the '@'");
     }
-    Ok(format!("{local}@{domain}"))
+    Ok(crate::text::concat(&[&local, "@", domain]))
 }
 
 /// SHA-256 of `s`'s UTF-8 bytes, as 64 lower-case hex characters.
@@ -261,7 +263,7 @@ fn find_email_at(v: &Value, path: &mut String) -> bool {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push('[');
-                path.push_str(&i.to_string());
+                crate::time::push_decimal(path, i as u64);
                 path.push(']');
                 if find_email_at(item, path) {
                     return true;

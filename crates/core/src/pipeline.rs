@@ -35,6 +35,7 @@ use crate::queue::{Queue, TransmitId};
 use crate::response::{classify, Outcome, Refusal, Verdict};
 use crate::retry::{Backoff, Pacer};
 use crate::session::{session_id_from_url, Session};
+use crate::text::{concat, dec};
 use crate::time::{format_rfc3339_millis, Millis};
 use crate::uuid;
 
@@ -230,7 +231,7 @@ impl Pipeline {
         // Names the key itself: "scantrack:site_demo:queue: stored value is corrupt (...)".
         let storage_error = |key: String, e: PersistError| Report::Error {
             kind: ErrorKind::Storage,
-            message: format!("{key}: {e}"),
+            message: concat(&[&key, ": ", &e.describe()]),
         };
         let mut session = match startup
             .stored_session
@@ -284,11 +285,12 @@ impl Pipeline {
                 if decoded.skipped > 0 {
                     p.reports.push(Some(Report::Error {
                         kind: ErrorKind::Storage,
-                        message: format!(
-                            "{} unreadable stored event(s) under {} were discarded",
-                            decoded.skipped,
-                            persist::queue_key(&site)
-                        ),
+                        message: concat(&[
+                            &dec(decoded.skipped as u64),
+                            " unreadable stored event(s) under ",
+                            &persist::queue_key(&site),
+                            " were discarded",
+                        ]),
                     }));
                     p.queue_dirty_since = Some(now);
                 }
@@ -343,9 +345,11 @@ impl Pipeline {
                 event_id: e.id,
                 event_name: e.name,
                 reason: DropReason::Evicted,
-                message: format!(
-                    "the queue is full ({max} bytes, maxQueueBytes); the oldest event was evicted"
-                ),
+                message: concat(&[
+                    "the queue is full (",
+                    &dec(max as u64),
+                    " bytes, maxQueueBytes); the oldest event was evicted",
+                ]),
             }));
         }
         self.mark_queue_dirty();
@@ -672,7 +676,7 @@ impl Pipeline {
                 Some(r) => self.drop_event(
                     id,
                     DropReason::Refused,
-                    format!("the collector refused this event: {}", r.message),
+                    concat(&["the collector refused this event: ", &r.message]),
                 ),
                 None => {
                     if self.queue.remove(id).is_some() {
@@ -748,7 +752,10 @@ impl Pipeline {
                         self.drop_event(
                             id,
                             DropReason::Invalid,
-                            format!("the collector refused the batch (422) without naming an event: {detail}"),
+                            concat(&[
+                                "the collector refused the batch (422) without naming an event: ",
+                                &detail,
+                            ]),
                         );
                     }
                 } else {
@@ -760,14 +767,19 @@ impl Pipeline {
             }
             Verdict::Fatal { status, detail } => {
                 for id in &f.events {
-                    self.drop_event(id, DropReason::Rejected, format!("HTTP {status}: {detail}"));
+                    let message = concat(&["HTTP ", &dec(u64::from(status)), ": ", &detail]);
+                    self.drop_event(id, DropReason::Rejected, message);
                 }
                 if self.stopped.is_none() {
                     self.reports.push(Some(Report::Error {
                         kind: ErrorKind::Stopped,
-                        message: format!(
-                            "the collector refused a request (HTTP {status}: {detail}); sending is stopped for this page, queued events stay stored"
-                        ),
+                        message: concat(&[
+                            "the collector refused a request (HTTP ",
+                            &dec(u64::from(status)),
+                            ": ",
+                            &detail,
+                            "); sending is stopped for this page, queued events stay stored",
+                        ]),
                     }));
                 }
                 self.stopped = Some(detail);

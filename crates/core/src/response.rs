@@ -8,6 +8,7 @@
 //! status has an explicit arm.
 
 use crate::json::{self, Value};
+use crate::text::{concat, dec, prefix_chars};
 use crate::time::{parse_http_date, Millis};
 
 /// A reply as the shell read it. Header values are raw strings (`None` when absent or hidden by
@@ -101,7 +102,7 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
         Outcome::NetworkError(e) => {
             return Classified {
                 verdict: Verdict::Retry {
-                    reason: format!("network error: {e}"),
+                    reason: concat(&["network error: ", e]),
                 },
                 server_wait_until: None,
             }
@@ -153,13 +154,13 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
             detail: detail_of(&resp.body),
         },
         408 | 500 | 502 | 503 | 504 => Verdict::Retry {
-            reason: format!("HTTP {status}"),
+            reason: concat(&["HTTP ", &dec(u64::from(status))]),
         },
         // Not in the contract's table (404 from a misrouted proxy, 3xx, 1xx, other 5xx): keep
         // every event and back off, capped at the backoff cap. Dropping data on a status the
         // contract does not name would turn a misconfiguration into silent loss.
         _ => Verdict::Retry {
-            reason: format!("unexpected HTTP {status}"),
+            reason: concat(&["unexpected HTTP ", &dec(u64::from(status))]),
         },
     };
     // Retry-After wins on any status (RFC 9110 gives it meaning on 429 and 503 alike); a
@@ -301,22 +302,25 @@ fn refusals_of_422(body: &str) -> Vec<Refusal> {
         if !is_events {
             continue;
         }
-        let field: Vec<String> = loc[3..]
-            .iter()
-            .map(|p| match p {
-                Value::String(s) => s.clone(),
-                other => other.to_json(),
-            })
-            .collect();
         let msg = entry
             .get("msg")
             .and_then(Value::as_str)
             .unwrap_or("invalid");
-        let message = if field.is_empty() {
-            msg.to_string()
-        } else {
-            format!("{}: {msg}", field.join("."))
-        };
+        // `field.path: msg`, written into one string.
+        let mut message = String::new();
+        for (i, p) in loc[3..].iter().enumerate() {
+            if i > 0 {
+                message.push('.');
+            }
+            match p {
+                Value::String(s) => message.push_str(s),
+                other => other.write_json(&mut message),
+            }
+        }
+        if loc.len() > 3 {
+            message.push_str(": ");
+        }
+        message.push_str(msg);
         match out.iter_mut().find(|r| r.index == Some(index as usize)) {
             // One refusal per event, all its problems in the message.
             Some(r) => {
@@ -348,9 +352,10 @@ fn detail_of(body: &str) -> String {
 /// At most 200 characters of `body`, for reports.
 fn excerpt(body: &str) -> String {
     const MAX_CHARS: usize = 200;
-    match body.char_indices().nth(MAX_CHARS) {
-        Some((i, _)) => format!("{}...", &body[..i]),
-        None => body.to_string(),
+    let shown = prefix_chars(body, MAX_CHARS);
+    match shown.len() < body.len() {
+        true => concat(&[shown, "..."]),
+        false => body.to_string(),
     }
 }
 
@@ -568,6 +573,43 @@ mod tests {
         );
         assert_eq!(refused[1].index, Some(0));
         assert_eq!(refused[1].message, "not an object");
+    }
+
+    #[test]
+    fn a_422_field_path_is_its_loc_after_the_index_joined_with_dots() {
+        let body = r#"{"detail":[
+            {"loc":["body","events",1,"conversion_value","currency"],"msg":"bad code"},
+            {"loc":["body","events",2,7,""],"msg":"odd"},
+            {"loc":["body","events",4,""],"msg":"empty"},
+            {"loc":["body","events",5,{"k":[1]}]}
+        ]}"#;
+        let Verdict::Invalid { refused, .. } = verdict(http(422).with_body(body)) else {
+            panic!()
+        };
+        let messages: Vec<&str> = refused.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "conversion_value.currency: bad code",
+                "7.: odd",
+                ": empty",
+                r#"{"k":[1]}: invalid"#
+            ]
+        );
+    }
+
+    #[test]
+    fn excerpts_cut_at_200_characters_not_bytes() {
+        let r = http(401).with_body(&"é".repeat(201));
+        let Verdict::Fatal { detail, .. } = verdict(r) else {
+            panic!()
+        };
+        assert_eq!(detail, format!("{}...", "é".repeat(200)));
+        let r = http(401).with_body(&"é".repeat(200));
+        let Verdict::Fatal { detail, .. } = verdict(r) else {
+            panic!()
+        };
+        assert_eq!(detail, "é".repeat(200));
     }
 
     #[test]

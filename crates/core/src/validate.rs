@@ -17,6 +17,7 @@
 //! FastAPI's (`value_error.missing`, `type_error.str`, ...); messages say what to change.
 
 use crate::json::{self, Number, Value};
+use crate::text::{concat, dec, prefix_chars};
 use crate::time::{parse_rfc3339_utc_millis, Millis};
 use crate::{iso4217, pii, uuid};
 
@@ -133,13 +134,13 @@ impl FieldError {
     }
     fn not_a_string(v: &Value) -> FieldError {
         FieldError::new(
-            format!("expected a string, not {}", v.type_name()),
+            concat(&["expected a string, not ", v.type_name()]),
             "type_error.str",
         )
     }
     fn not_an_object(v: &Value) -> FieldError {
         FieldError::new(
-            format!("expected an object, not {}", v.type_name()),
+            concat(&["expected an object, not ", v.type_name()]),
             "type_error.dict",
         )
     }
@@ -203,10 +204,11 @@ impl core::fmt::Display for BatchError {
                         }
                         match part {
                             LocPart::Key(k) => f.write_str(k)?,
-                            LocPart::Index(n) => write!(f, "{n}")?,
+                            LocPart::Index(n) => f.write_str(&dec(*n as u64))?,
                         }
                     }
-                    write!(f, ": {}", issue.msg)?;
+                    f.write_str(": ")?;
+                    f.write_str(&issue.msg)?;
                 }
                 Ok(())
             }
@@ -277,7 +279,7 @@ pub fn validate_batch(
             &body_loc,
             "events",
             FieldError::new(
-                format!("expected an array of events, not {}", other.type_name()),
+                concat(&["expected an array of events, not ", other.type_name()]),
                 "type_error.list",
             ),
         )),
@@ -414,7 +416,7 @@ pub fn check_event(event: &Value) -> Vec<(String, FieldError)> {
                 Some(other) => push(
                     "conversion_value.amount",
                     FieldError::new(
-                        format!("expected a number like 19.98, not {}", other.type_name()),
+                        concat(&["expected a number like 19.98, not ", other.type_name()]),
                         "type_error.float",
                     ),
                 ),
@@ -515,16 +517,23 @@ pub fn check_event_name(name: &str) -> Result<(), FieldError> {
     let chars = name.trim().chars().count();
     if chars == 0 {
         return Err(FieldError::new(
-            format!("event_name is empty; give it 1 to {MAX_EVENT_NAME_CHARS} characters"),
+            concat(&[
+                "event_name is empty; give it 1 to ",
+                &dec(MAX_EVENT_NAME_CHARS as u64),
+                " characters",
+            ]),
             "value_error.any_str.min_length",
         ));
     }
     if chars > MAX_EVENT_NAME_CHARS {
         return Err(FieldError::new(
-            format!(
-                "event_name has {chars} characters; at most {MAX_EVENT_NAME_CHARS} are allowed \
-                 (names are never truncated: shorten it)"
-            ),
+            concat(&[
+                "event_name has ",
+                &dec(chars as u64),
+                " characters; at most ",
+                &dec(MAX_EVENT_NAME_CHARS as u64),
+                " are allowed (names are never truncated: shorten it)",
+            ]),
             "value_error.any_str.max_length",
         ));
     }
@@ -537,23 +546,25 @@ pub fn check_currency(code: &str) -> Result<(), FieldError> {
         return Ok(());
     }
     // Quote at most a few characters back: the message must stay short whatever was sent.
-    let shown: String = code.chars().take(16).collect();
-    let shown = if shown.len() < code.len() {
-        format!("{shown}...")
-    } else {
-        shown
-    };
+    let shown = prefix_chars(code, 16);
+    let more = if shown.len() < code.len() { "..." } else { "" };
     let upper = code.to_ascii_uppercase();
     let msg = if iso4217::is_currency(&upper) {
-        format!("currency '{shown}' must be upper case: {upper}")
+        concat(&["currency '", shown, more, "' must be upper case: ", &upper])
     } else {
-        let prefix: String = upper.chars().take(3).collect();
-        let example = if iso4217::is_currency(&prefix) {
-            prefix.as_str()
+        let prefix = prefix_chars(&upper, 3);
+        let example = if iso4217::is_currency(prefix) {
+            prefix
         } else {
             "EUR"
         };
-        format!("currency '{shown}' is not an ISO 4217 code; use e.g. {example}")
+        concat(&[
+            "currency '",
+            shown,
+            more,
+            "' is not an ISO 4217 code; use e.g. ",
+            example,
+        ])
     };
     Err(FieldError::new(msg, "value_error.currency"))
 }
@@ -582,19 +593,23 @@ pub fn properties_errors_sized(v: &Value, size: usize) -> Vec<FieldError> {
     let mut out = Vec::new();
     if size > MAX_PROPERTIES_BYTES {
         out.push(FieldError::new(
-            format!(
-                "properties is {size} bytes as compact JSON; at most {MAX_PROPERTIES_BYTES} are \
-                 allowed: send fewer or shorter values"
-            ),
+            concat(&[
+                "properties is ",
+                &dec(size as u64),
+                " bytes as compact JSON; at most ",
+                &dec(MAX_PROPERTIES_BYTES as u64),
+                " are allowed: send fewer or shorter values",
+            ]),
             "value_error.properties.max_bytes",
         ));
     }
     if let Some(path) = pii::find_email(v, "properties") {
         out.push(FieldError::new(
-            format!(
-                "{path} contains a raw email address; send it with identify({{email}}) so it is \
-                 hashed into user_identifiers.email_hash, or remove it"
-            ),
+            concat(&[
+                &path,
+                " contains a raw email address; send it with identify({email}) so it is \
+                 hashed into user_identifiers.email_hash, or remove it",
+            ]),
             "value_error.pii",
         ));
     }
@@ -660,7 +675,14 @@ pub fn check_page_string(field: &str, s: &str) -> Result<(), FieldError> {
     let chars = s.chars().count();
     if chars > MAX_URL_CHARS {
         return Err(FieldError::new(
-            format!("{field} has {chars} characters; at most {MAX_URL_CHARS} are allowed"),
+            concat(&[
+                field,
+                " has ",
+                &dec(chars as u64),
+                " characters; at most ",
+                &dec(MAX_URL_CHARS as u64),
+                " are allowed",
+            ]),
             "value_error.any_str.max_length",
         ));
     }
@@ -690,7 +712,7 @@ fn parse_body(body: &str, limits: &Limits) -> Result<Value, BatchError> {
         return Err(BatchError::TooLarge);
     }
     let root = json::parse(body).map_err(|e| BatchError::BadRequest {
-        detail: format!("malformed JSON: {e}"),
+        detail: concat(&["malformed JSON: ", &e.describe()]),
     })?;
     match root {
         Value::Object(_) => Ok(root),
