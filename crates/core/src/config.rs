@@ -46,11 +46,20 @@ pub struct ConfigError {
     pub message: String,
 }
 
+impl ConfigError {
+    /// The message, exactly as `Display` writes it (`Display` delegates here). Inherent on
+    /// purpose: it shadows `ToString::to_string`, whose `Formatter` over a `dyn fmt::Write`
+    /// keeps core::fmt's `write_fmt` in the wasm (about 1 KB) for callers that only want the
+    /// text. Tested to agree with `ToString` through `Display`.
+    #[allow(clippy::inherent_to_string_shadow_display)]
+    pub fn to_string(&self) -> String {
+        crate::text::concat(&[self.option, ": ", &self.message])
+    }
+}
+
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.option)?;
-        f.write_str(": ")?;
-        f.write_str(&self.message)
+        f.write_str(&self.to_string())
     }
 }
 

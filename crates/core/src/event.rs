@@ -99,19 +99,26 @@ pub enum TrackError {
     ConsentDenied,
 }
 
+impl TrackError {
+    /// The message, exactly as `Display` writes it (`Display` delegates here). Inherent on
+    /// purpose: it shadows `ToString::to_string`, whose `Formatter` over a `dyn fmt::Write`
+    /// keeps core::fmt's `write_fmt` in the wasm (about 1 KB) for callers that only want the
+    /// text. Tested to agree with `ToString` through `Display`.
+    #[allow(clippy::inherent_to_string_shadow_display)]
+    pub fn to_string(&self) -> String {
+        match self {
+            TrackError::Invalid { field, message } => concat(&[field, ": ", message]),
+            TrackError::Pii(e) => e.to_string(),
+            TrackError::ConsentDenied => {
+                "consent is denied (or Global Privacy Control is on): event not tracked".into()
+            }
+        }
+    }
+}
+
 impl core::fmt::Display for TrackError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            TrackError::Invalid { field, message } => {
-                f.write_str(field)?;
-                f.write_str(": ")?;
-                f.write_str(message)
-            }
-            TrackError::Pii(e) => core::fmt::Display::fmt(e, f),
-            TrackError::ConsentDenied => f.write_str(
-                "consent is denied (or Global Privacy Control is on): event not tracked",
-            ),
-        }
+        f.write_str(&self.to_string())
     }
 }
 
@@ -301,6 +308,54 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_texts_are_the_same_through_to_string_and_display() {
+        let cases = [
+            (
+                TrackError::Invalid {
+                    field: "url".into(),
+                    message: "too long".into(),
+                },
+                "url: too long",
+            ),
+            (
+                TrackError::ConsentDenied,
+                "consent is denied (or Global Privacy Control is on): event not tracked",
+            ),
+            (
+                TrackError::Pii(PiiError::NotAHash),
+                "identify({email_hash}) needs the SHA-256 of the normalised address as 64 hex \
+                 characters; pass a raw address as identify({email}) instead and it is hashed",
+            ),
+            (
+                TrackError::Pii(PiiError::NotAnEmail { reason: "no '@'" }),
+                "identify({email}) needs an email address like ada@example.com: no '@'",
+            ),
+            (
+                TrackError::Pii(PiiError::RawEmail {
+                    path: "properties.x".into(),
+                }),
+                "properties.x contains a raw email address; send it with identify({email}) so \
+                 it is hashed, or remove it (piiPolicy is \"reject\")",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+            assert_eq!(format!("{e}"), text);
+            assert_eq!(ToString::to_string(&e), text);
+            if let TrackError::Pii(p) = &e {
+                assert_eq!(p.to_string(), text);
+                assert_eq!(format!("{p}"), text);
+            }
+        }
+        let e = crate::config::ConfigError {
+            option: "endpoint",
+            message: "must be a URL".into(),
+        };
+        assert_eq!(e.to_string(), "endpoint: must be a URL");
+        assert_eq!(format!("{e}"), "endpoint: must be a URL");
+    }
     use crate::json;
 
     const ID: &str = "0b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10";

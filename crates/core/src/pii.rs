@@ -81,25 +81,35 @@ pub enum PiiError {
     RawEmail { path: String },
 }
 
+impl PiiError {
+    /// The message, exactly as `Display` writes it (`Display` delegates here). Inherent on
+    /// purpose: it shadows `ToString::to_string`, whose `Formatter` over a `dyn fmt::Write`
+    /// keeps core::fmt's `write_fmt` in the wasm (about 1 KB) for callers that only want the
+    /// text. Tested to agree with `ToString` through `Display`.
+    #[allow(clippy::inherent_to_string_shadow_display)]
+    pub fn to_string(&self) -> String {
+        use crate::text::concat;
+        match self {
+            PiiError::NotAnEmail { reason } => concat(&[
+                "identify({email}) needs an email address like ada@example.com: ",
+                reason,
+            ]),
+            PiiError::NotAHash => "identify({email_hash}) needs the SHA-256 of the normalised \
+                                   address as 64 hex characters; pass a raw address as \
+                                   identify({email}) instead and it is hashed"
+                .into(),
+            PiiError::RawEmail { path } => concat(&[
+                path,
+                " contains a raw email address; send it with identify({email}) so it is \
+                 hashed, or remove it (piiPolicy is \"reject\")",
+            ]),
+        }
+    }
+}
+
 impl core::fmt::Display for PiiError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            PiiError::NotAnEmail { reason } => {
-                f.write_str("identify({email}) needs an email address like ada@example.com: ")?;
-                f.write_str(reason)
-            }
-            PiiError::NotAHash => f.write_str(
-                "identify({email_hash}) needs the SHA-256 of the normalised address as 64 hex \
-                 characters; pass a raw address as identify({email}) instead and it is hashed",
-            ),
-            PiiError::RawEmail { path } => {
-                f.write_str(path)?;
-                f.write_str(
-                    " contains a raw email address; send it with identify({email}) so it is \
-                     hashed, or remove it (piiPolicy is \"reject\")",
-                )
-            }
-        }
+        f.write_str(&self.to_string())
     }
 }
 
