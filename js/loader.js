@@ -10,10 +10,15 @@
 // - `window.scantrack` is always a function that never throws, whatever happens: while the
 //   module loads it queues calls (at most MAX_PENDING_CALLS), afterwards it runs them, and if the
 //   module cannot load it stays a harmless capped stub after exactly one console error.
-// - The glue is imported lazily, so even its module-level code (TextDecoder etc.) runs inside
-//   the try/catch that turns any failure into that one console error.
+// - The glue's module-level code (TextDecoder etc.) runs before this file's: the bundle is
+//   wrapped in a try/catch (scripts/build-dist.mjs) that turns a throw there into one console
+//   error.
+// - The glue is the script tag's cut (scripts/build-dist.mjs, distGlue): it has no loading
+//   code of its own; this file fetches and instantiates the wasm with its imports.
 
 import { createHub, createRunner, optionsJson, toArray, log, messageOf } from "./core.js";
+import { st_api } from "./host.js";
+import { __wbg_get_imports, __wbg_finish } from "../pkg/scantrack.js";
 
 /** Calls kept while the module loads (and by the stub if it never does); beyond: dropped. */
 const MAX_PENDING_CALLS = 1000;
@@ -182,29 +187,31 @@ function start() {
   let wasmResponse;
   try {
     wasmUrl = new URL(WASM_FILE, script.src).href;
-    // Started now: the download overlaps the glue's evaluation, and uses the page's `fetch` as
-    // it was when this script ran.
+    // Started now, with the page's `fetch` as it was when this script ran. The bytes, not the
+    // stream, are compiled: no dependency on the server's Content-Type for .wasm.
     wasmResponse = fetch(wasmUrl, script.integrity ? { integrity: WASM_INTEGRITY } : {});
-    wasmResponse.catch(function () {}); // handled below; silence the unhandled-rejection echo
   } catch (e) {
     wasmResponse = Promise.reject(e);
-    wasmResponse.catch(function () {});
   }
 
   let exports;
-  import("../pkg/scantrack.js")
-    .then(function (glue) {
-      return glue.default({ module_or_path: wasmResponse }).then(function (raw) {
-        exports = raw;
-        return glue;
-      });
+  wasmResponse
+    .then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status + " " + r.statusText);
+      return r.arrayBuffer();
+    })
+    .then(function (bytes) {
+      return WebAssembly.instantiate(bytes, __wbg_get_imports());
+    })
+    .then(function (m) {
+      exports = __wbg_finish(m.instance);
     })
     .then(
-      function (glue) {
+      function () {
         const json = optionsJson(options, hub, PREFIX);
         if (json === null) return fail("config", "its options could not be serialised");
         try {
-          api = glue.scantrack_host();
+          api = st_api();
           tid = api.start(exports, json, hub.fromWasm);
         } catch (e) {
           api = null;

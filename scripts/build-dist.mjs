@@ -57,6 +57,148 @@ function hardenGlue() {
   }
 }
 
+/**
+ * The glue as the script tag bundles it (pkg/scantrack.js itself stays whole for the npm package,
+ * whose `init` takes any of the forms wasm-bindgen's init accepts). The loader fetches and
+ * instantiates the wasm itself (js/loader.js), so the glue keeps only the imports object, the
+ * string and memory helpers, and a `__wbg_finish(instance)`. Each rewrite is checked against the
+ * text wasm-bindgen 0.2.130 generates: if a pattern is not there, the build fails (update the
+ * rewrite, do not ship an unchecked glue).
+ */
+function distGlue(text, wasmBytes) {
+  const fail = (what) => {
+    console.error(`build: ${GLUE} no longer has ${what} (wasm-bindgen changed its glue?); update distGlue in scripts/build-dist.mjs`);
+    process.exit(1);
+  };
+  const once = (from, to, what) => {
+    const n = text.split(from).length - 1;
+    if (n !== 1) fail(`${what} exactly once (found ${n})`);
+    text = text.replace(from, () => to);
+  };
+  const module = new WebAssembly.Module(wasmBytes);
+  const wasmExports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  for (const name of ["memory", "__wbindgen_start", "__wbindgen_malloc", "__wbindgen_realloc"]) {
+    if (!wasmExports.has(name)) fail(`a wasm export ${name}`);
+  }
+
+  // 1. The wasm's direct imports from js/host.js: a plain object of exactly those functions
+  //    instead of the module namespace (which esbuild builds with a getter per export).
+  const direct = new Map();
+  for (const i of WebAssembly.Module.imports(module)) {
+    if (!i.module.startsWith("./snippets/")) continue;
+    if (!/\/js\/host\.js$/.test(i.module)) fail(`only js/host.js as a snippet (the wasm imports ${i.module})`);
+    if (!direct.has(i.module)) direct.set(i.module, []);
+    direct.get(i.module).push(i.name);
+  }
+  const star = /^import \* as (import\d+) from "\.\.\/js\/host\.js"\n/gm;
+  const names = [...new Set([...direct.values()].flat())];
+  const stars = [];
+  text = text.replace(star, (_, id) => (stars.push(id), ""));
+  if (stars.length === 0 && names.length) fail("`import * as importN from \"../js/host.js\"`");
+  const entry = /^ *"\.\/snippets\/[^"]+": (import\d+),\n/gm;
+  let entries = 0;
+  text = text.replace(entry, (_, id) => (stars.includes(id) || fail(`an import object entry for ${id}`), entries++, ""));
+  if (entries !== stars.length) fail(`one import object entry per \`import * as\` (${entries} for ${stars.length})`);
+  const header =
+    `import { ${names.map((n) => `${n} as __host_${n}`).join(", ")} } from "../js/host.js";
+` +
+    `const __host = { __proto__: null, ${names.map((n) => `${n}: __host_${n}`).join(", ")} };
+`;
+  once("function __wbg_get_imports() {", header + "function __wbg_get_imports() {", "function __wbg_get_imports()");
+  const entriesText = [...direct.keys()].map((m) => `        ${JSON.stringify(m)}: __host,\n`).join("");
+  once('        "./scantrack_bg.js": import0,\n', '        "./scantrack_bg.js": import0,\n' + entriesText, 'the "./scantrack_bg.js" import object entry');
+
+  // 2. Returned strings: one helper instead of four lines per import.
+  const ret =
+    /(?:var|const) ptr1 = (isLikeNone\(ret\) \? 0 : )?passStringToWasm0\(ret, wasm\.__wbindgen_malloc, wasm\.__wbindgen_realloc\);\n\s*(?:var|const) len1 = WASM_VECTOR_LEN;\n\s*getDataViewMemory0\(\)\.setInt32\(\(arg0 >>> 0\) \+ 4 \* 1, len1, true\);\n\s*getDataViewMemory0\(\)\.setInt32\(\(arg0 >>> 0\) \+ 4 \* 0, ptr1, true\);/g;
+  let rets = 0;
+  text = text.replace(ret, () => (rets++, "__wbg_ret(arg0, ret);"));
+  if (rets === 0) fail("the returned-string pattern (ptr1/len1/setInt32)");
+  if (/passStringToWasm0\((?!arg, malloc, realloc\))/.test(text.replace(/function passStringToWasm0\(/, ""))) {
+    fail("passStringToWasm0 only in the returned-string pattern");
+  }
+  // Every caller passes wasm.__wbindgen_realloc (checked above): the malloc-only branch goes.
+  once(
+    `function passStringToWasm0(arg, malloc, realloc) {
+    if (realloc === undefined) {
+        const buf = cachedTextEncoder.encode(arg);
+        const ptr = malloc(buf.length, 1) >>> 0;
+        getUint8ArrayMemory0().subarray(ptr, ptr + buf.length).set(buf);
+        WASM_VECTOR_LEN = buf.length;
+        return ptr;
+    }
+`,
+    `/** A string returned to the wasm: (pointer, length) at \`at\`; null or undefined as pointer 0. */
+function __wbg_ret(at, s) {
+    const ptr = s == null ? 0 : passStringToWasm0(s);
+    const view = getDataViewMemory0();
+    view.setInt32((at >>> 0) + 4, WASM_VECTOR_LEN, true);
+    view.setInt32(at >>> 0, ptr, true);
+}
+
+function passStringToWasm0(arg) {
+    const malloc = wasm.__wbindgen_malloc, realloc = wasm.__wbindgen_realloc;
+`,
+    "passStringToWasm0's malloc-only branch",
+  );
+
+  // 3. TextEncoder.encodeInto is in every browser that runs this wasm (it needs reference types).
+  once(
+    `
+if (!('encodeInto' in cachedTextEncoder)) {
+    cachedTextEncoder.encodeInto = function (arg, view) {
+        const buf = cachedTextEncoder.encode(arg);
+        view.set(buf);
+        return {
+            read: arg.length,
+            written: buf.length
+        };
+    };
+}
+`,
+    "",
+    "the encodeInto fallback",
+  );
+
+  // 4. Non-shared memory: a grown memory has a new buffer, so comparing buffers is enough.
+  once(
+    "if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || (cachedDataViewMemory0.buffer.detached === undefined && cachedDataViewMemory0.buffer !== wasm.memory.buffer)) {",
+    "if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer !== wasm.memory.buffer) {",
+    "getDataViewMemory0's test",
+  );
+
+  // 5. Loading: initSync, __wbg_init and its fetch/streaming/MIME fallbacks give way to
+  //    `__wbg_finish(instance)`, called by the loader with the instance it made.
+  const tailStart = text.indexOf("let wasmModule, wasmInstance, wasm;\n");
+  if (tailStart < 0) fail("`let wasmModule, wasmInstance, wasm;`");
+  const tail = text.slice(tailStart);
+  const fns = [...tail.matchAll(/^(?:async )?function (\w+)/gm)].map((m) => m[1]).join(",");
+  if (fns !== "__wbg_finalize_init,__wbg_load,initSync,__wbg_init,__wbg_init_once") fail(`the known loading functions (found ${fns})`);
+  if (!tail.endsWith("export { initSync, __wbg_init as default };\n")) fail("the known export line");
+  const finalize = `function __wbg_finalize_init(instance, module) {
+    wasmInstance = instance;
+    wasm = instance.exports;
+    wasmModule = module;
+    cachedDataViewMemory0 = null;
+    cachedUint8ArrayMemory0 = null;
+    wasm.__wbindgen_start();
+    return wasm;
+}`;
+  if (!tail.includes(finalize)) fail("the known __wbg_finalize_init");
+  text =
+    text.slice(0, tailStart) +
+    `let wasm;
+/** Makes \`instance\` (of the wasm, with \`__wbg_get_imports()\`) this glue's module; returns its exports. */
+export function __wbg_finish(instance) {
+    wasm = instance.exports;
+    wasm.__wbindgen_start();
+    return wasm;
+}
+export { __wbg_get_imports };
+`;
+  return text;
+}
+
 const sri = (path) => "sha384-" + createHash("sha384").update(readFileSync(path)).digest("base64");
 
 hardenGlue();
@@ -76,7 +218,21 @@ await build({
   define: { __SCANTRACK_WASM_INTEGRITY__: JSON.stringify(wasmIntegrity) },
   // The glue's default wasm URL uses import.meta.url, which an IIFE does not have; the loader
   // always passes the wasm explicitly, so that branch never runs.
-  logOverride: { "empty-import-meta": "silent" },
+  // Anything the bundle's module-level code throws (a page that broke a built-in it uses) is
+  // one console error, never an exception in the page.
+  banner: { js: "try{" },
+  footer: { js: '}catch(e){try{console.error("scantrack: could not start ("+e+"); events on this page are not tracked")}catch(_){}}' },
+  plugins: [
+    {
+      name: "dist-glue",
+      setup(b) {
+        b.onLoad({ filter: /[\\/]pkg[\\/]scantrack\.js$/ }, (args) => ({
+          contents: distGlue(readFileSync(args.path, "utf8"), readFileSync(`pkg/${WASM}`)),
+          loader: "js",
+        }));
+      },
+    },
+  ],
   logLevel: "warning",
 });
 
