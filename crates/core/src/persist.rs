@@ -62,7 +62,13 @@ pub fn decode_sends(text: &str, site_id: &str) -> Result<Vec<Millis>, PersistErr
         .get("sends")
         .and_then(Value::as_array)
         .ok_or_else(|| PersistError::Corrupt("no sends array".into()))?;
-    Ok(items.iter().filter_map(|t| millis_of(Some(t))).collect())
+    let mut out = Vec::with_capacity(items.len());
+    for t in items {
+        if let Some(t) = millis_of(Some(t)) {
+            out.push(t);
+        }
+    }
+    Ok(out)
 }
 
 /// Why a stored value was discarded.
@@ -132,10 +138,10 @@ fn header(out: &mut String, site_id: &str) {
 }
 
 /// Encodes the events `(id, enqueued_at, wire json)` in order, and the pause deadline.
-pub fn encode_queue<'a>(
+pub fn encode_queue(
     site_id: &str,
     paused_until: Millis,
-    events: impl Iterator<Item = (&'a str, Millis, &'a str)>,
+    events: &[(&str, Millis, &str)],
 ) -> String {
     let mut out = String::new();
     header(&mut out, site_id);
@@ -144,7 +150,7 @@ pub fn encode_queue<'a>(
         push_decimal(&mut out, paused_until.0);
     }
     out.push_str(",\"events\":[");
-    for (i, (id, t, json)) in events.enumerate() {
+    for (i, &(id, t, json)) in events.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -293,11 +299,7 @@ mod tests {
     #[test]
     fn queue_round_trips_with_its_pause() {
         let e = event(ID, "purchase");
-        let text = encode_queue(
-            "site_demo",
-            Millis(99),
-            [(ID, Millis(5), e.as_str())].into_iter(),
-        );
+        let text = encode_queue("site_demo", Millis(99), &[(ID, Millis(5), e.as_str())]);
         assert!(text.starts_with(r#"{"v":1,"site_id":"site_demo","pause":99,"events":["#));
         let d = decode_queue(&text, "site_demo").unwrap();
         assert_eq!(d.paused_until, Millis(99));
