@@ -22,12 +22,10 @@ const PromiseCtor = Promise;
 const resolved = PromiseCtor.resolve();
 const then = PromiseCtor.prototype.then;
 const apply = Reflect.apply;
-const consoleError = console.error;
-const consoleWarn = console.warn;
-const consoleLog = console.log;
-
-/** Report types a page can listen to with `on(type, callback)`. */
-const LISTENABLE = { error: 1, delivered: 1, dropped: 1 };
+/** `log`'s levels: console.error, console.warn, console.log as they were at load. */
+const CONSOLE = [console.error, console.warn, console.log];
+export const ERROR = 0;
+const WARN = 1;
 
 /** A page-supplied value as short text for a message; never throws. */
 export function describe(value) {
@@ -49,10 +47,10 @@ export function messageOf(e) {
   }
 }
 
-/** `console.error` etc. as captured at load, called without `this` tricks; never throws. */
-export function log(kind, text) {
+/** `"scantrack: " + text` on the console at `level` (ERROR, WARN, 2: log); never throws. */
+export function log(level, text) {
   try {
-    apply(kind === "error" ? consoleError : kind === "warn" ? consoleWarn : consoleLog, console, [text]);
+    apply(CONSOLE[level], console, ["scantrack: " + text]);
   } catch (_) {
     // A console that throws is not worth breaking the page over.
   }
@@ -63,7 +61,7 @@ export function toArray(args, from) {
   const out = [];
   try {
     const n = args.length >>> 0;
-    for (let i = from || 0; i < n; i++) out[out.length] = args[i];
+    for (let i = from; i < n; i++) out[out.length] = args[i];
   } catch (_) {
     // A hostile array-like: use what was read.
   }
@@ -80,20 +78,20 @@ function later(f) {
  * that errors and drops reach the console in debug mode (the contract: "console in debug mode,
  * the error callback always").
  */
-export function createHub(debug) {
-  const listeners = { error: [], delivered: [], dropped: [] };
+export function createHub() {
+  // No prototype: only these three types are listenable.
+  const listeners = { __proto__: null, error: [], delivered: [], dropped: [] };
   const pending = [];
   let scheduled = false;
   const hub = {
-    debug: !!debug,
+    debug: false,
 
     /** Registers a listener; returns a function that removes it. Validates its arguments. */
-    on(type, callback, prefix) {
-      if (typeof type !== "string" || !LISTENABLE[type] || typeof callback !== "function") {
+    on(type, callback) {
+      if (typeof type !== "string" || !listeners[type] || typeof callback !== "function") {
         hub.error(
           "invalid_call",
-          prefix +
-            "('on', type, callback): type must be 'error', 'delivered' or 'dropped' and callback a function (got " +
+          "scantrack('on', type, callback): type must be 'error', 'delivered' or 'dropped' and callback a function (got " +
             describe(type) +
             ", " +
             typeof callback +
@@ -129,7 +127,7 @@ export function createHub(debug) {
       try {
         report = parse(json);
       } catch (e) {
-        report = { type: "error", kind: "internal", message: "unreadable report from the wasm module: " + messageOf(e) };
+        report = { type: "error", kind: "internal", message: "unreadable report from the wasm: " + messageOf(e) };
       }
       if (report && typeof report === "object") hub.emit(report);
     },
@@ -148,14 +146,10 @@ export function createHub(debug) {
 
   function dispatch(report) {
     const type = report.type;
-    if (type === "debug") {
-      log("log", "scantrack: " + report.message);
-      return;
-    }
+    if (type === "debug") return log(2, report.message);
     if (hub.debug) {
-      if (type === "error") log("error", "scantrack: " + report.message);
-      else if (type === "dropped")
-        log("warn", "scantrack: event " + report.event_name + " (" + report.event_id + ") dropped, " + report.reason + ": " + report.message);
+      if (type === "error") log(ERROR, report.message);
+      else if (type === "dropped") log(WARN, "event " + report.event_name + " (" + report.event_id + ") dropped, " + report.reason + ": " + report.message);
     }
     const list = listeners[type];
     if (!list) return;
@@ -169,7 +163,7 @@ export function createHub(debug) {
         callback(i === 0 ? report : parse(stringify(report)));
       } catch (e) {
         // The page's own bug: shown like an uncaught exception would be, without breaking us.
-        log("error", "scantrack: a '" + type + "' listener threw: " + messageOf(e));
+        log(ERROR, "a '" + type + "' listener threw: " + messageOf(e));
       }
     }
   }
@@ -202,11 +196,14 @@ function plausible(command, src, from) {
 /**
  * `run(command, src, from)`: the call `command(src[from], src[from + 1], ...)` on the tracker
  * `tid` of the host API (js/host.js). Serialises the call and turns every failure into a report.
- * Returns the event id for track/page, a never-rejecting Promise for flush.
+ * Returns the event id for track/page, a never-rejecting Promise for flush, the visit's
+ * scan_session_id for `sessionId` (an extension of the calling convention).
  */
-export function createRunner(api, tid, hub) {
+function createRunner(api, tid, hub) {
   return function run(command, src, from) {
+    if (command === "sessionId") return api.session(tid);
     const flush = command === "flush";
+    const event = command === "track" || command === "page";
     try {
       // The common call, `track(name, properties?)`: only the properties are serialised now.
       if (command === "track" && src.length - from < 3) {
@@ -214,36 +211,19 @@ export function createRunner(api, tid, hub) {
         const p = src[from + 1];
         if (typeof name === "string" && props(p)) return api.track(tid, name, p == null ? undefined : stringify(p));
       }
-    } catch (e) {
-      hub.error("invalid_call", "scantrack('track', ...): properties could not be serialised (" + messageOf(e) + "); the event was not tracked");
-      return undefined;
-    }
-    const args = [command];
-    try {
-      const n = src.length >>> 0;
-      for (let i = from; i < n; i++) args[args.length] = src[i];
-    } catch (_) {
-      // A hostile array-like: use what was read.
-    }
-    // Trailing undefined arguments are "not given" (JSON would turn them into null anyway).
-    while (args.length > 1 && args[args.length - 1] === undefined) args.length--;
-    try {
+      const args = toArray(src, from - 1);
+      args[0] = command;
+      // Trailing undefined arguments are "not given" (JSON would turn them into null anyway).
+      while (args.length > 1 && args[args.length - 1] === undefined) args.length--;
       const json = stringify(args);
       if (command === "debug" && typeof args[1] === "boolean") hub.debug = args[1];
-      if (command === "track" || command === "page") return api.event(tid, json, plausible(command, src, from));
+      if (event) return api.event(tid, json, plausible(command, src, from));
       if (flush) return api.flush(tid, json);
       api.call(tid, json);
     } catch (e) {
-      const event = command === "track" || command === "page";
       hub.error(
         "invalid_call",
-        "scantrack('" +
-          describe(command) +
-          "', ...): " +
-          (event ? "properties" : "arguments") +
-          " could not be serialised (" +
-          messageOf(e) +
-          "); " +
+        "scantrack('" + describe(command) + "', ...): arguments could not be serialised (" + messageOf(e) + "); " +
           (event ? "the event was not tracked" : "the call was ignored"),
       );
     }
@@ -251,12 +231,17 @@ export function createRunner(api, tid, hub) {
   };
 }
 
-/** Builds the options JSON for the wasm tracker; `null` plus an error report if it fails. */
-export function optionsJson(options, hub, prefix) {
+/**
+ * Starts the tracker from `options` on the host API; returns its runner, or throws an Error
+ * saying what is wrong with the options.
+ */
+export function startTracker(api, exports, options, hub) {
+  let json;
   try {
-    return stringify(options);
+    json = stringify(options);
   } catch (e) {
-    hub.error("config", prefix + ": options could not be serialised (" + messageOf(e) + ")");
-    return null;
+    throw new Error("options could not be serialised (" + messageOf(e) + ")");
   }
+  const tid = api.start(exports, json, hub.fromWasm);
+  return createRunner(api, tid, hub);
 }

@@ -12,9 +12,8 @@
 // after one console error and an `error` report to the `on.error` option's callback.
 
 import initWasm, { scantrack_host } from "../pkg/scantrack.js";
-import { createHub, createRunner, optionsJson, log, messageOf } from "./core.js";
+import { createHub, startTracker, log, messageOf, ERROR } from "./core.js";
 
-const PREFIX = "scantrack";
 /** Keys of `init`'s options handled here; everything else goes to the wasm tracker. */
 const JS_ONLY = { wasm: 1, on: 1 };
 const LISTENABLE = ["error", "delivered", "dropped"];
@@ -27,7 +26,7 @@ const apply = Reflect.apply;
  * @returns {Promise<import("../types/index.js").ScantrackTracker>}
  */
 export async function init(options) {
-  const hub = createHub(false);
+  const hub = createHub();
   let wasmOptions = {};
   let kind = "config";
   try {
@@ -38,7 +37,7 @@ export async function init(options) {
     if (on && typeof on === "object") {
       for (let i = 0; i < LISTENABLE.length; i++) {
         const cb = on[LISTENABLE[i]];
-        if (cb !== undefined) hub.on(LISTENABLE[i], cb, PREFIX);
+        if (cb !== undefined) hub.on(LISTENABLE[i], cb);
       }
     }
     for (const key in options) {
@@ -54,13 +53,11 @@ export async function init(options) {
       throw new Error("could not load its WebAssembly module (" + describeWasm(wasm) + messageOf(e) + ")");
     }
     kind = "config";
-    const json = optionsJson(wasmOptions, hub, PREFIX);
-    if (json === null) throw new Error("options could not be serialised");
-    const api = scantrack_host();
-    return live(api, api.start(exports, json, hub.fromWasm), hub);
+    return live(startTracker(scantrack_host(), exports, wasmOptions, hub), hub);
   } catch (e) {
-    const error = "scantrack: " + messageOf(e).replace(/^scantrack: /, "") + "; events are not tracked";
-    log("error", error);
+    const reason = messageOf(e).replace(/^scantrack: /, "") + "; events are not tracked";
+    const error = "scantrack: " + reason;
+    log(ERROR, reason);
     hub.error(kind, error);
     return inert(hub, error);
   }
@@ -74,8 +71,7 @@ function describeWasm(wasm) {
   }
 }
 
-function live(api, tid, hub) {
-  const run = createRunner(api, tid, hub);
+function live(run, hub) {
   return {
     error: null,
     track() {
@@ -100,11 +96,11 @@ function live(api, tid, hub) {
       run("debug", arguments, 0);
     },
     on(type, callback) {
-      return hub.on(type, callback, PREFIX);
+      return hub.on(type, callback);
     },
     sessionId() {
       try {
-        return api.session(tid);
+        return run("sessionId", arguments, 0);
       } catch (e) {
         hub.error("internal", "scantrack: sessionId() failed (" + messageOf(e) + ")");
         return "";
@@ -130,7 +126,7 @@ function inert(hub, error) {
     reset: nothing,
     debug: nothing,
     on(type, callback) {
-      return hub.on(type, callback, PREFIX);
+      return hub.on(type, callback);
     },
     sessionId() {
       return "";

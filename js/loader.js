@@ -16,7 +16,7 @@
 // - The glue is the script tag's cut (scripts/build-dist.mjs, distGlue): it has no loading
 //   code of its own; this file fetches and instantiates the wasm with its imports.
 
-import { createHub, createRunner, optionsJson, toArray, log, messageOf } from "./core.js";
+import { createHub, startTracker, toArray, log, messageOf, ERROR } from "./core.js";
 import { st_api } from "./host.js";
 import { __wbg_get_imports, __wbg_finish } from "../pkg/scantrack.js";
 
@@ -30,63 +30,50 @@ const WASM_FILE = "scantrack_bg.wasm";
  * could otherwise read storage and send it anywhere). Without it a 404 keeps its clear message.
  */
 const WASM_INTEGRITY = __SCANTRACK_WASM_INTEGRITY__;
-const PREFIX = "scantrack";
 const NOT_TRACKED = "; events on this page are not tracked";
 
-const TEXT = 0;
-const BOOL = 1;
-const WHOLE = 2;
-/** `data-*` attribute → option. The first seven are the contract's; the rest mirror npm options. */
-const ATTRIBUTES = [
-  ["site-id", "siteId", TEXT],
-  ["endpoint", "endpoint", TEXT],
-  ["auto-pageview", "autoPageview", BOOL],
-  ["consent", "consent", TEXT],
-  ["debug", "debug", BOOL],
-  ["flush-interval-ms", "flushIntervalMs", WHOLE],
-  ["max-batch-events", "maxBatchEvents", WHOLE],
-  ["max-batch-bytes", "maxBatchBytes", WHOLE],
-  ["max-requests-per-minute", "maxRequestsPerMinute", WHOLE],
-  ["request-timeout-ms", "requestTimeoutMs", WHOLE],
-  ["max-queue-bytes", "maxQueueBytes", WHOLE],
-  ["persist-delay-ms", "persistDelayMs", WHOLE],
-  ["session-timeout-ms", "sessionTimeoutMs", WHOLE],
-  ["pii-policy", "piiPolicy", TEXT],
-  ["email-normalization", "emailNormalization", TEXT],
-  ["honor-global-privacy-control", "honorGlobalPrivacyControl", BOOL],
-];
+// `state`: the module is loading, running, or could not start.
+const LOADING = 0;
+const LIVE = 1;
+const FAILED = 2;
 
-try {
-  start();
-} catch (e) {
-  // Only reachable through a browser too old for the code above; stay silent but harmless.
-  log("error", "scantrack: could not start (" + messageOf(e) + ")" + NOT_TRACKED);
-}
+/**
+ * The `data-*` attributes, by kind of value: text, then "true"/"false" (empty means true), then
+ * whole numbers. Each is the option of the same name in camelCase (data-site-id: siteId). The
+ * contract's seven come first; the rest mirror the npm options.
+ */
+const ATTRIBUTES = [
+  "site-id endpoint consent pii-policy email-normalization",
+  "auto-pageview debug honor-global-privacy-control",
+  "flush-interval-ms max-batch-events max-batch-bytes max-requests-per-minute request-timeout-ms max-queue-bytes persist-delay-ms session-timeout-ms",
+];
+const EXPECTED = ["", '"true" or "false"', "a whole number"];
+
+// Anything this throws is caught by the try/catch scripts/build-dist.mjs wraps the bundle in.
+start();
 
 function start() {
   const win = window;
   const previous = win.scantrack;
   if (typeof previous === "function" && previous.__scantrack) {
-    log("warn", "scantrack: dist/scantrack.js is included twice; the second copy does nothing");
+    log(1, "dist/scantrack.js is included twice; the second copy does nothing");
     return;
   }
 
-  const hub = createHub(false);
+  const hub = createHub();
   const pending = [];
   const readyCallbacks = [];
-  let state = "loading"; // -> "live" | "failed"
-  let api = null;
-  let tid = 0;
+  let state = LOADING;
   let run = null;
   let overflowReported = false;
 
   function scantrack() {
     return entry(arguments);
   }
-  Object.defineProperty(scantrack, "__scantrack", { value: true });
+  scantrack.__scantrack = 1;
   // Code that pushes to `q` directly, as the stub snippet does, keeps working.
   scantrack.q = {
-    push: function (args) {
+    push(args) {
       entry(args);
       return 0;
     },
@@ -95,24 +82,23 @@ function start() {
   function entry(args) {
     try {
       const command = args[0];
-      if (command === "on") return hub.on(args[1], args[2], PREFIX);
+      if (command === "on") return hub.on(args[1], args[2]);
       if (command === "ready") {
         const callback = args[1];
         if (typeof callback !== "function") {
           hub.error("invalid_call", "scantrack('ready', callback): callback must be a function, not " + typeof callback);
-        } else if (state === "live") {
+        } else if (state === LIVE) {
           callReady(callback);
-        } else if (state === "loading") {
+        } else if (state === LOADING) {
           readyCallbacks[readyCallbacks.length] = callback;
         }
         return undefined;
       }
-      // An extension of the calling convention: the visit's scan_session_id once loaded.
-      if (command === "sessionId") return api ? api.session(tid) : undefined;
-      if (state === "live") return run(command, args, 1);
+      if (run) return run(command, args, 1);
+      if (command === "sessionId") return undefined;
       if (pending.length < MAX_PENDING_CALLS) {
-        pending[pending.length] = toArray(args);
-      } else if (!overflowReported && state === "loading") {
+        pending[pending.length] = toArray(args, 0);
+      } else if (!overflowReported && state === LOADING) {
         overflowReported = true;
         hub.error("queue_full", "scantrack: more than " + MAX_PENDING_CALLS + " calls before the module loaded; later ones were dropped");
       }
@@ -126,15 +112,16 @@ function start() {
     try {
       callback();
     } catch (e) {
-      log("error", "scantrack: a 'ready' callback threw: " + messageOf(e));
+      log(ERROR, "a 'ready' callback threw: " + messageOf(e));
     }
   }
 
   function fail(kind, message) {
-    state = "failed";
+    state = FAILED;
     readyCallbacks.length = 0;
-    log("error", "scantrack: " + message + NOT_TRACKED);
-    hub.error(kind, "scantrack: " + message + NOT_TRACKED);
+    message += NOT_TRACKED;
+    log(ERROR, message);
+    hub.error(kind, "scantrack: " + message);
   }
 
   // Take over from the stub first, so that nothing queued from now on is lost, then absorb the
@@ -147,7 +134,7 @@ function start() {
       try {
         entry(stubQueue[i]);
       } catch (_) {
-        // entry never throws; a hostile queue entry is skipped.
+        // A hostile queue (a throwing getter): that entry is skipped.
       }
     }
   }
@@ -155,47 +142,33 @@ function start() {
   const doc = document;
   const script = doc.currentScript || doc.querySelector("script[data-site-id]");
   if (!script) {
-    fail("config", "cannot find its own <script> tag (load dist/scantrack.js with a plain <script src> tag)");
-    return;
+    return fail("config", "cannot find its own <script> tag (load dist/scantrack.js with a plain <script src> tag)");
   }
   const options = {};
-  for (let i = 0; i < ATTRIBUTES.length; i++) {
-    const spec = ATTRIBUTES[i];
-    const raw = script.getAttribute("data-" + spec[0]);
-    if (raw === null) continue;
-    const text = raw.trim();
-    let value = text;
-    if (spec[2] === BOOL) {
-      value = text === "" || text === "true" ? true : text === "false" ? false : null;
-    } else if (spec[2] === WHOLE) {
-      value = /^[0-9]+$/.test(text) ? +text : null;
+  for (let kind = 0; kind < 3; kind++) {
+    const names = ATTRIBUTES[kind].split(" ");
+    for (let i = 0; i < names.length; i++) {
+      const raw = script.getAttribute("data-" + names[i]);
+      if (raw === null) continue;
+      const text = raw.trim();
+      const value =
+        kind === 0 ? text : kind === 1 ? (text === "" || text === "true" ? true : text === "false" ? false : null) : /^[0-9]+$/.test(text) ? +text : null;
+      if (value === null) return fail("config", "data-" + names[i] + '="' + raw + '" must be ' + EXPECTED[kind]);
+      options[names[i].replace(/-(.)/g, (_, c) => c.toUpperCase())] = value;
     }
-    if (value === null) {
-      const expected = spec[2] === BOOL ? '"true" or "false"' : "a whole number";
-      fail("config", 'data-' + spec[0] + '="' + raw + '" must be ' + expected);
-      return;
-    }
-    options[spec[1]] = value;
   }
   if (!options.siteId || !options.endpoint) {
-    fail("config", 'the script tag needs data-site-id and data-endpoint (e.g. data-site-id="site_demo" data-endpoint="https://collect.example.com")');
-    return;
+    return fail("config", 'the script tag needs data-site-id and data-endpoint (e.g. data-site-id="site_demo" data-endpoint="https://collect.example.com")');
   }
   hub.debug = options.debug === true;
 
   let wasmUrl = WASM_FILE;
-  let wasmResponse;
-  try {
+  // Started now, with the page's `fetch` as it was when this script ran. The bytes, not the
+  // stream, are compiled: no dependency on the server's Content-Type for .wasm.
+  new Promise(function (resolve) {
     wasmUrl = new URL(WASM_FILE, script.src).href;
-    // Started now, with the page's `fetch` as it was when this script ran. The bytes, not the
-    // stream, are compiled: no dependency on the server's Content-Type for .wasm.
-    wasmResponse = fetch(wasmUrl, script.integrity ? { integrity: WASM_INTEGRITY } : {});
-  } catch (e) {
-    wasmResponse = Promise.reject(e);
-  }
-
-  let exports;
-  wasmResponse
+    resolve(fetch(wasmUrl, script.integrity ? { integrity: WASM_INTEGRITY } : {}));
+  })
     .then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status + " " + r.statusText);
       return r.arrayBuffer();
@@ -204,31 +177,22 @@ function start() {
       return WebAssembly.instantiate(bytes, __wbg_get_imports());
     })
     .then(function (m) {
-      exports = __wbg_finish(m.instance);
+      return __wbg_finish(m.instance);
     })
     .then(
-      function () {
-        const json = optionsJson(options, hub, PREFIX);
-        if (json === null) return fail("config", "its options could not be serialised");
+      function (exports) {
         try {
-          api = st_api();
-          tid = api.start(exports, json, hub.fromWasm);
+          run = startTracker(st_api(), exports, options, hub);
         } catch (e) {
-          api = null;
           return fail("config", messageOf(e).replace(/^scantrack: /, ""));
         }
-        run = createRunner(api, tid, hub);
-        state = "live";
+        state = LIVE;
         // The contract's order: the automatic page_view (tracked by the constructor) first,
         // then the queued calls in the order they were made, then the ready callbacks.
         for (let i = 0; i < pending.length; i++) {
           const call = pending[i];
           pending[i] = undefined;
-          try {
-            run(call[0], call, 1);
-          } catch (_) {
-            // run never throws.
-          }
+          run(call[0], call, 1); // never throws
         }
         pending.length = 0;
         for (let i = 0; i < readyCallbacks.length; i++) callReady(readyCallbacks[i]);
@@ -246,6 +210,6 @@ function start() {
       },
     )
     .catch(function (e) {
-      log("error", "scantrack: " + messageOf(e));
+      log(ERROR, messageOf(e));
     });
 }
