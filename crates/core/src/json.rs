@@ -555,27 +555,44 @@ struct Decimal {
 
 impl Decimal {
     /// `text` must be in JSON's number grammar (what `Number` holds).
+    ///
+    /// One pass over the bytes (no splitting, concatenating or trimming of strings: smaller in
+    /// the wasm): the mantissa's digits before the point count towards `point`, its leading
+    /// zeros are skipped, its trailing zeros dropped; then the exponent.
     fn of(text: &str) -> Decimal {
-        let (negative, t) = match text.strip_prefix('-') {
-            Some(t) => (true, t),
-            None => (false, text),
-        };
-        let (mantissa, exp) = t.split_once(['e', 'E']).unwrap_or((t, "0"));
-        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        // Exponents beyond any f64 saturate: 10^(10^15) is as infinite as 10^(10^100).
-        let (exp_negative, exp_digits) = match exp.as_bytes().first() {
-            Some(b'-') => (true, &exp[1..]),
-            Some(b'+') => (false, &exp[1..]),
-            _ => (false, exp),
-        };
-        let mut e: i64 = 0;
-        for b in exp_digits.bytes() {
-            e = (e * 10 + i64::from(b - b'0')).min(1_000_000_000_000_000);
+        let b = text.as_bytes();
+        let negative = b.first() == Some(&b'-');
+        let mut i = usize::from(negative);
+        let mut digits = String::new();
+        let (mut int_len, mut leading, mut in_fraction) = (0i64, 0i64, false);
+        while let Some(&c) = b.get(i) {
+            match c {
+                b'.' => in_fraction = true,
+                b'0'..=b'9' => {
+                    int_len += i64::from(!in_fraction);
+                    if digits.is_empty() && c == b'0' {
+                        leading += 1;
+                    } else {
+                        digits.push(char::from(c));
+                    }
+                }
+                _ => break, // `e` or `E`
+            }
+            i += 1;
         }
-        let all: String = [int, frac].concat();
-        let leading = all.bytes().take_while(|&b| b == b'0').count();
-        let digits = all[leading..].trim_end_matches('0').to_owned();
-        let point = int.len() as i64 - leading as i64 + if exp_negative { -e } else { e };
+        while digits.as_bytes().last() == Some(&b'0') {
+            digits.pop();
+        }
+        // Past the `e`: a sign, then digits. Exponents beyond any f64 saturate: 10^(10^15) is
+        // as infinite as 10^(10^100).
+        let exp_negative = b.get(i + 1) == Some(&b'-');
+        let mut e: i64 = 0;
+        for &c in b.get(i + 1..).unwrap_or_default() {
+            if c.is_ascii_digit() {
+                e = (e * 10 + i64::from(c - b'0')).min(1_000_000_000_000_000);
+            }
+        }
+        let point = int_len - leading + if exp_negative { -e } else { e };
         Decimal {
             negative,
             digits,
@@ -1041,6 +1058,60 @@ mod tests {
         "[\\[\\]{}:,\" \\n0-9.eE+\\-tfnrulsa\\\\/ubdcDF]{0,120}"
     }
 
+    /// The string-splitting `Decimal::of` this crate had before the one-pass loop, as an
+    /// oracle: (negative, digits, point).
+    fn decimal_oracle(text: &str) -> (bool, String, i64) {
+        let (negative, t) = match text.strip_prefix('-') {
+            Some(t) => (true, t),
+            None => (false, text),
+        };
+        let (mantissa, exp) = t.split_once(['e', 'E']).unwrap_or((t, "0"));
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let (exp_negative, exp_digits) = match exp.as_bytes().first() {
+            Some(b'-') => (true, &exp[1..]),
+            Some(b'+') => (false, &exp[1..]),
+            _ => (false, exp),
+        };
+        let mut e: i64 = 0;
+        for b in exp_digits.bytes() {
+            e = (e * 10 + i64::from(b - b'0')).min(1_000_000_000_000_000);
+        }
+        let all: String = [int, frac].concat();
+        let leading = all.bytes().take_while(|&b| b == b'0').count();
+        let digits = all[leading..].trim_end_matches('0').to_owned();
+        let point = int.len() as i64 - leading as i64 + if exp_negative { -e } else { e };
+        (negative, digits, point)
+    }
+
+    #[test]
+    fn decimal_of_reads_as_the_oracle_at_the_edges() {
+        for text in [
+            "0",
+            "-0",
+            "0.0",
+            "-0.000",
+            "0e5",
+            "0.000e-7",
+            "10",
+            "100.00",
+            "0.0100",
+            "1e0",
+            "1E+2",
+            "1e-2",
+            "-12.5e+3",
+            "1e99999999999999999999",
+            "1e-99999999999999999999",
+            "5.00000E-0",
+        ] {
+            let d = Decimal::of(text);
+            assert_eq!(
+                (d.negative, d.digits, d.point),
+                decimal_oracle(text),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn whole_u64_is_exact_above_two_to_the_53() {
         // Found by whole_u64_agrees_with_f64_on_small_numbers: f64 would round this.
@@ -1077,6 +1148,14 @@ mod tests {
                     prop_assert_eq!(parse(n.as_str()).unwrap(), Value::Number(n.clone()));
                 }
             }
+        }
+
+        #[test]
+        fn decimal_of_reads_as_the_oracle(
+            text in "-?(0|[1-9][0-9]{0,30})(\\.[0-9]{1,30})?([eE][+-]?[0-9]{1,22})?"
+        ) {
+            let d = Decimal::of(&text);
+            prop_assert_eq!((d.negative, d.digits, d.point), decimal_oracle(&text), "{}", text);
         }
 
         #[test]
