@@ -43,13 +43,8 @@ fn props_arg(call: &str, v: Option<Value>) -> Result<Option<Value>, String> {
 
 /// Parses `[command, ...args]`.
 pub fn parse(text: &str) -> Result<Command, String> {
-    let v = json::parse(text).map_err(|e| {
-        cat(&[
-            "scantrack(...): arguments unreadable (",
-            &crate::json_error(&e),
-            ")",
-        ])
-    })?;
+    let v = json::parse(text)
+        .map_err(|e| cat(&["scantrack(...): arguments unreadable (", &e.describe(), ")"]))?;
     // The arguments are taken out of the parsed array, not copied: properties can be large.
     let mut args = match v {
         Value::Array(items) => items,

@@ -38,32 +38,6 @@ pub(crate) fn cat(parts: &[&str]) -> String {
     s
 }
 
-/// Decimal digits of `n`, without core::fmt.
-pub(crate) fn push_num(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(d as char);
-    }
-}
-
-/// `invalid JSON at byte <offset>: <message>`, as the error's Display says it.
-pub(crate) fn json_error(e: &scantrack_core::json::JsonError) -> String {
-    let mut s = String::from("invalid JSON at byte ");
-    push_num(&mut s, e.offset as u64);
-    s.push_str(": ");
-    s.push_str(e.message);
-    s
-}
-
 #[cfg(target_arch = "wasm32")]
 mod web;
 

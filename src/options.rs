@@ -1,6 +1,10 @@
 //! The tracker's options as a page gives them (the npm `init` object, the script tag's
 //! `data-*` attributes, or the Rust API), parsed and checked once, with messages that say what
 //! to change. Pure code: tested on the host.
+//!
+//! The optional options are one static table (name, what the value must be, setter) read by one
+//! loop with one message builder: a `match` arm per option, each with its own reading, checks
+//! and message, cost every visitor a few KB of wasm for code that runs once per page.
 
 use core::time::Duration;
 
@@ -28,6 +32,86 @@ pub struct Options {
     pub honor_global_privacy_control: bool,
 }
 
+/// What an option's value must be, and where it goes.
+enum Kind {
+    Flag(fn(&mut Options, bool)),
+    /// A whole number, not negative, however written (`10`, `10.0`, `1e1`), set with the
+    /// core's setter, which checks its range.
+    Whole(fn(Config, u64) -> Result<Config, ConfigError>),
+    /// One of these strings; the setter gets its index.
+    OneOf(&'static [&'static str], fn(&mut Options, usize)),
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A count beyond `usize` saturates: the core's range check refuses it with its message.
+fn size(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Every option but `siteId` and `endpoint`.
+const OPTIONS: &[(&str, Kind)] = &[
+    ("autoPageview", Kind::Flag(|o, b| o.auto_pageview = b)),
+    ("debug", Kind::Flag(|o, b| o.debug = b)),
+    (
+        "honorGlobalPrivacyControl",
+        Kind::Flag(|o, b| o.honor_global_privacy_control = b),
+    ),
+    (
+        "consent",
+        Kind::OneOf(&["pending", "granted", "denied"], |o, i| {
+            o.consent = [Consent::Pending, Consent::Granted, Consent::Denied][i]
+        }),
+    ),
+    (
+        "piiPolicy",
+        Kind::OneOf(&["redact", "hash", "reject"], |o, i| {
+            o.config.pii_policy = [PiiPolicy::Redact, PiiPolicy::Hash, PiiPolicy::Reject][i]
+        }),
+    ),
+    (
+        "emailNormalization",
+        Kind::OneOf(&["standard", "google"], |o, i| {
+            o.config.email_normalization =
+                [EmailNormalization::Standard, EmailNormalization::Google][i]
+        }),
+    ),
+    (
+        "flushIntervalMs",
+        Kind::Whole(|c, n| c.with_flush_interval(ms(n))),
+    ),
+    (
+        "maxBatchEvents",
+        Kind::Whole(|c, n| c.with_max_batch_events(size(n))),
+    ),
+    (
+        "maxBatchBytes",
+        Kind::Whole(|c, n| c.with_max_batch_bytes(size(n))),
+    ),
+    (
+        "maxRequestsPerMinute",
+        Kind::Whole(|c, n| c.with_max_requests_per_minute(u32::try_from(n).unwrap_or(u32::MAX))),
+    ),
+    (
+        "requestTimeoutMs",
+        Kind::Whole(|c, n| c.with_request_timeout(ms(n))),
+    ),
+    (
+        "maxQueueBytes",
+        Kind::Whole(|c, n| c.with_max_queue_bytes(size(n))),
+    ),
+    (
+        "persistDelayMs",
+        Kind::Whole(|c, n| c.with_persist_delay(ms(n))),
+    ),
+    (
+        "sessionTimeoutMs",
+        Kind::Whole(|c, n| c.with_session_timeout(ms(n))),
+    ),
+];
+
 impl Options {
     /// Options with the contract's defaults.
     pub fn new(site_id: &str, endpoint: &str) -> Result<Options, String> {
@@ -43,110 +127,82 @@ impl Options {
     }
 
     /// Parses the JSON form: `{"siteId": "...", "endpoint": "...", "flushIntervalMs": 2000, ...}`.
-    /// Unknown keys are refused (a typo would otherwise be silently ignored).
+    /// Unknown keys are refused (a typo would otherwise be silently ignored). The first problem
+    /// found, in the order the options are written, is the one reported.
     pub fn from_json(text: &str) -> Result<Options, String> {
-        let v = json::parse(text).map_err(|e| cat(&["options: ", &crate::json_error(&e)]))?;
+        let v = json::parse(text).map_err(|e| cat(&["options: ", &e.describe()]))?;
         let Value::Object(members) = &v else {
             return Err(cat(&["options must be an object, not ", v.type_name()]));
         };
-        let site_id = match v.get("siteId") {
-            Some(Value::String(s)) => s.as_str(),
-            Some(other) => return Err(cat(&["siteId must be a string, not ", other.type_name()])),
-            None => return Err("siteId is required (e.g. siteId: \"site_demo\")".into()),
+        let required = |key: &str, example: &str| match v.get(key) {
+            Some(Value::String(s)) => Ok(s.as_str()),
+            Some(other) => Err(must_be(key, "a string", other)),
+            None => Err(cat(&[key, " is required (", example, ")"])),
         };
-        let endpoint = match v.get("endpoint") {
-            Some(Value::String(s)) => s.as_str(),
-            Some(other) => {
-                return Err(cat(&["endpoint must be a string, not ", other.type_name()]))
-            }
-            None => {
-                return Err("endpoint is required (the collector's base URL, e.g. \"https://collect.example.com\")".into())
-            }
-        };
-        let mut o = Options::new(site_id, endpoint)?;
-        let c = o.config.clone();
-        let mut config = Ok::<Config, ConfigError>(c);
+        let mut o = Options::new(
+            required("siteId", "e.g. siteId: \"site_demo\"")?,
+            required(
+                "endpoint",
+                "the collector's base URL, e.g. \"https://collect.example.com\"",
+            )?,
+        )?;
         for (key, value) in members {
-            let k = key.as_str();
-            match k {
-                "siteId" | "endpoint" => {}
-                "autoPageview" => o.auto_pageview = boolean(k, value)?,
-                "debug" => o.debug = boolean(k, value)?,
-                "honorGlobalPrivacyControl" => o.honor_global_privacy_control = boolean(k, value)?,
-                "consent" => {
-                    o.consent = Consent::parse(&string(k, value)?).ok_or_else(|| {
-                        "consent must be \"pending\", \"granted\" or \"denied\"".to_string()
-                    })?
-                }
-                "piiPolicy" => {
-                    let p = match string(k, value)?.as_str() {
-                        "redact" => PiiPolicy::Redact,
-                        "hash" => PiiPolicy::Hash,
-                        "reject" => PiiPolicy::Reject,
-                        _ => {
-                            return Err(
-                                "piiPolicy must be \"redact\", \"hash\" or \"reject\"".into()
-                            )
-                        }
-                    };
-                    config = config.map(|c| c.with_pii_policy(p));
-                }
-                "emailNormalization" => {
-                    let n = match string(k, value)?.as_str() {
-                        "standard" => EmailNormalization::Standard,
-                        "google" => EmailNormalization::Google,
-                        _ => {
-                            return Err(
-                                "emailNormalization must be \"standard\" or \"google\"".into()
-                            )
-                        }
-                    };
-                    config = config.map(|c| c.with_email_normalization(n));
-                }
-                "flushIntervalMs" => {
-                    let d = millis(k, value)?;
-                    config = config.and_then(|c| c.with_flush_interval(d));
-                }
-                "maxBatchEvents" => {
-                    let n = count(k, value)?;
-                    config = config.and_then(|c| c.with_max_batch_events(n));
-                }
-                "maxBatchBytes" => {
-                    let n = count(k, value)?;
-                    config = config.and_then(|c| c.with_max_batch_bytes(n));
-                }
-                "maxRequestsPerMinute" => {
-                    let n = count(k, value)?.min(u32::MAX as usize) as u32;
-                    config = config.and_then(|c| c.with_max_requests_per_minute(n));
-                }
-                "requestTimeoutMs" => {
-                    let d = millis(k, value)?;
-                    config = config.and_then(|c| c.with_request_timeout(d));
-                }
-                "maxQueueBytes" => {
-                    let n = count(k, value)?;
-                    config = config.and_then(|c| c.with_max_queue_bytes(n));
-                }
-                "persistDelayMs" => {
-                    let d = millis(k, value)?;
-                    config = config.and_then(|c| c.with_persist_delay(d));
-                }
-                "sessionTimeoutMs" => {
-                    let d = millis(k, value)?;
-                    config = config.and_then(|c| c.with_session_timeout(d));
-                }
-                _ => {
-                    return Err(cat(&[
-                        "unknown option ",
-                        &json::quote(key),
-                        "; see the README for the list",
-                    ]))
-                }
+            if key == "siteId" || key == "endpoint" {
+                continue;
             }
+            let Some((_, kind)) = OPTIONS.iter().find(|(name, _)| name == key) else {
+                return Err(cat(&[
+                    "unknown option ",
+                    &json::quote(key),
+                    "; see the README for the list",
+                ]));
+            };
+            // Decided on the number's text: no float code in the snippet.
+            let whole = value
+                .as_number()
+                .filter(|n| n.is_finite())
+                .and_then(Number::whole_u64);
+            let what = match (kind, value, whole) {
+                (Kind::Flag(set), Value::Bool(b), _) => {
+                    set(&mut o, *b);
+                    continue;
+                }
+                (Kind::Whole(set), _, Some(n)) => {
+                    o.config = set(o.config.clone(), n).map_err(|e| e.to_string())?;
+                    continue;
+                }
+                (Kind::OneOf(names, set), Value::String(s), _) if names.contains(&s.as_str()) => {
+                    set(&mut o, names.iter().position(|c| c == s).unwrap_or(0));
+                    continue;
+                }
+                (Kind::Flag(_), _, _) => "true or false".into(),
+                (Kind::Whole(_), _, _) => "a whole number".into(),
+                (Kind::OneOf(names, _), _, _) => {
+                    let mut what = String::new();
+                    for (i, name) in names.iter().enumerate() {
+                        if i > 0 {
+                            what.push_str(if i + 1 == names.len() { " or " } else { ", " });
+                        }
+                        what.push('"');
+                        what.push_str(name);
+                        what.push('"');
+                    }
+                    what
+                }
+            };
+            return Err(must_be(key, &what, value));
         }
-        o.config = config.map_err(|e| e.to_string())?;
         Ok(o)
     }
+}
+
+/// `<key> must be <what>, not <the value given>` (an array or object by its type only).
+fn must_be(key: &str, what: &str, v: &Value) -> String {
+    let given = match v {
+        Value::Array(_) | Value::Object(_) => v.type_name().into(),
+        _ => v.to_json(),
+    };
+    cat(&[key, " must be ", what, ", not ", &given])
 }
 
 fn parse_endpoint(endpoint: &str) -> Result<String, String> {
@@ -162,42 +218,6 @@ fn parse_endpoint(endpoint: &str) -> Result<String, String> {
             " is not an http(s) URL; use the collector's base URL, e.g. \"https://collect.example.com\"",
         ])),
     }
-}
-
-fn boolean(key: &str, v: &Value) -> Result<bool, String> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        other => Err(cat(&[
-            key,
-            " must be true or false, not ",
-            other.type_name(),
-        ])),
-    }
-}
-
-fn string(key: &str, v: &Value) -> Result<String, String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        other => Err(cat(&[key, " must be a string, not ", other.type_name()])),
-    }
-}
-
-fn count(key: &str, v: &Value) -> Result<usize, String> {
-    // Whole and not negative, however written (`10`, `10.0`, `1e1`), decided on the text
-    // (no float code in the snippet); beyond `usize` it saturates, as the check it replaced did.
-    let whole = v
-        .as_number()
-        .filter(|n| n.is_finite())
-        .and_then(Number::whole_u64);
-    if let Some(n) = whole {
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
-    } else {
-        Err(cat(&[key, " must be a whole number, not ", &v.to_json()]))
-    }
-}
-
-fn millis(key: &str, v: &Value) -> Result<Duration, String> {
-    count(key, v).map(|n| Duration::from_millis(n as u64))
 }
 
 #[cfg(test)]
@@ -239,6 +259,26 @@ mod tests {
     }
 
     #[test]
+    fn whole_numbers_may_be_written_any_way_and_choices_are_read_by_name() {
+        let o = Options::from_json(
+            r#"{"siteId":"s","endpoint":"http://x","maxBatchEvents":1e1,"flushIntervalMs":250.0,
+            "consent":"denied","piiPolicy":"reject","emailNormalization":"standard",
+            "consent":"granted","autoPageview":true,"debug":false}"#,
+        )
+        .unwrap();
+        assert_eq!(o.config.max_batch_events, 10);
+        assert_eq!(o.config.flush_interval, Duration::from_millis(250));
+        assert_eq!(
+            o.consent,
+            Consent::Granted,
+            "the last of duplicate keys wins"
+        );
+        assert_eq!(o.config.pii_policy, PiiPolicy::Reject);
+        assert_eq!(o.config.email_normalization, EmailNormalization::Standard);
+        assert!(o.auto_pageview && !o.debug);
+    }
+
+    #[test]
     fn bad_options_say_what_to_change() {
         for (text, needle) in [
             (r#"{"endpoint":"http://x"}"#, "siteId is required"),
@@ -270,6 +310,74 @@ mod tests {
             ),
             ("[]", "must be an object"),
             ("{", "options"),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","maxBatchEvents":1e400}"#,
+                "maxBatchEvents must be a whole number, not 1e400",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","flushIntervalMs":-1}"#,
+                "flushIntervalMs must be a whole number, not -1",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","persistDelayMs":"5"}"#,
+                "persistDelayMs must be a whole number, not \"5\"",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","consent":"yes"}"#,
+                "consent must be \"pending\", \"granted\" or \"denied\", not \"yes\"",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","piiPolicy":true}"#,
+                "piiPolicy must be \"redact\", \"hash\" or \"reject\", not true",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","emailNormalization":"gmail"}"#,
+                "emailNormalization must be \"standard\" or \"google\", not \"gmail\"",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","autoPageview":[true]}"#,
+                "autoPageview must be true or false, not an array",
+            ),
+            (
+                r#"{"siteId":5,"endpoint":"http://x"}"#,
+                "siteId must be a string, not 5",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":{}}"#,
+                "endpoint must be a string, not an object",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","maxRequestsPerMinute":4294967296}"#,
+                "maxRequestsPerMinute: must be between 1 and 100",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","maxQueueBytes":18446744073709551616}"#,
+                "maxQueueBytes: must be between 16384 and 4194304",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","maxQueueBytes":4194305}"#,
+                "maxQueueBytes: must be between 16384 and 4194304",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","sessionTimeoutMs":59999}"#,
+                "sessionTimeoutMs: must be between 60000 and 86400000",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","requestTimeoutMs":99}"#,
+                "requestTimeoutMs: must be between 100 and 120000",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","persistDelayMs":10001}"#,
+                "persistDelayMs: must be at most 10000",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","maxBatchBytes":1023}"#,
+                "maxBatchBytes: must be between 1024 and 65536",
+            ),
+            (
+                r#"{"siteId":"s","endpoint":"http://x","flushIntervalMs":3600001}"#,
+                "flushIntervalMs: must be at most 3600000",
+            ),
         ] {
             let e = Options::from_json(text).unwrap_err();
             assert!(e.contains(needle), "{text}: {e}");

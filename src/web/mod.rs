@@ -35,7 +35,6 @@ use scantrack_core::{persist, Millis, Pipeline};
 
 use crate::command::{self, Command};
 use crate::options::Options;
-use crate::push_num;
 
 /// Something the page may want to know: a delivery outcome, an error, or a debug line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +49,23 @@ pub enum Notice {
 }
 
 type Listener = Rc<dyn Fn(&Notice)>;
+
+/// Decimal digits of `n`, without core::fmt.
+fn push_num(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
 
 fn now() -> Millis {
     Millis(host::st_now() as u64)
