@@ -239,10 +239,12 @@ pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
 pub fn parse_http_date(s: &str) -> Option<Millis> {
     let s = s.trim_matches(|c| c == ' ' || c == '\t');
     let b = s.as_bytes();
-    match s.find(',') {
+    // Each form says where its fields are; one tail reads them (one copy in the wasm):
+    // (the bytes, year, day, offset of the month name, offset of the time of day).
+    let (b, year, day, month_at, time_at) = match b.iter().position(|&c| c == b',') {
         // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
         Some(3) => {
-            short_day_name(&b[..3])?;
+            name_index(&SHORT_DAY_NAMES, &b[..3])?;
             if b.len() != 29
                 || b[4] != b' '
                 || b[7] != b' '
@@ -252,26 +254,11 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
             {
                 return None;
             }
-            let (hour, minute, second) = time_of_day(b, 17)?;
-            DateTime {
-                year: i64::from(digits(b, 12, 4)?),
-                month: month(&b[8..11])?,
-                day: digits(b, 5, 2)?,
-                hour,
-                minute,
-                second,
-                milli: 0,
-            }
-            .to_millis()
+            (b, i64::from(digits(b, 12, 4)?), digits(b, 5, 2)?, 8, 17)
         }
         // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
         Some(comma) => {
-            if !LONG_DAY_NAMES
-                .iter()
-                .any(|name| name.as_bytes().eq_ignore_ascii_case(&b[..comma]))
-            {
-                return None;
-            }
+            name_index(&LONG_DAY_NAMES, &b[..comma])?;
             let b = &b[comma + 1..];
             if b.len() != 23
                 || b[0] != b' '
@@ -283,41 +270,33 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
                 return None;
             }
             let two_digit_year = digits(b, 8, 2)?;
-            let (hour, minute, second) = time_of_day(b, 11)?;
-            DateTime {
-                year: i64::from(two_digit_year) + if two_digit_year >= 70 { 1900 } else { 2000 },
-                month: month(&b[4..7])?,
-                day: digits(b, 1, 2)?,
-                hour,
-                minute,
-                second,
-                milli: 0,
-            }
-            .to_millis()
+            let year = i64::from(two_digit_year) + if two_digit_year >= 70 { 1900 } else { 2000 };
+            (b, year, digits(b, 1, 2)?, 4, 11)
         }
         // asctime: "Sun Nov  6 08:49:37 1994" (the day is space-padded; "06" is accepted too)
         None => {
             if b.len() != 24 || b[3] != b' ' || b[7] != b' ' || b[10] != b' ' || b[19] != b' ' {
                 return None;
             }
-            short_day_name(&b[..3])?;
+            name_index(&SHORT_DAY_NAMES, &b[..3])?;
             let day = match b[8] {
                 b' ' => digits(b, 9, 1)?,
                 _ => digits(b, 8, 2)?,
             };
-            let (hour, minute, second) = time_of_day(b, 11)?;
-            DateTime {
-                year: i64::from(digits(b, 20, 4)?),
-                month: month(&b[4..7])?,
-                day,
-                hour,
-                minute,
-                second,
-                milli: 0,
-            }
-            .to_millis()
+            (b, i64::from(digits(b, 20, 4)?), day, 4, 11)
         }
+    };
+    let (hour, minute, second) = time_of_day(b, time_at)?;
+    DateTime {
+        year,
+        month: name_index(&MONTHS, &b[month_at..month_at + 3])? as u32 + 1,
+        day,
+        hour,
+        minute,
+        second,
+        milli: 0,
     }
+    .to_millis()
 }
 
 const SHORT_DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -334,19 +313,11 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-fn short_day_name(name: &[u8]) -> Option<()> {
-    SHORT_DAY_NAMES
+/// The index of `name` in `names`, compared case-insensitively (day and month names).
+fn name_index(names: &[&str], name: &[u8]) -> Option<usize> {
+    names
         .iter()
-        .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
-        .then_some(())
-}
-
-/// The month number 1..=12 of a three-letter English month name.
-fn month(name: &[u8]) -> Option<u32> {
-    let index = MONTHS
-        .iter()
-        .position(|m| m.as_bytes().eq_ignore_ascii_case(name))?;
-    Some(index as u32 + 1)
+        .position(|n| n.as_bytes().eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
