@@ -160,9 +160,8 @@ pub struct Built {
 }
 
 fn truncate_chars(s: &mut String, max: usize) {
-    if let Some((i, _)) = s.char_indices().nth(max) {
-        s.truncate(i);
-    }
+    let keep = crate::text::prefix_chars(s, max).len();
+    s.truncate(keep);
 }
 
 /// Scrubs an optional page string (url, referrer) and bounds its length.

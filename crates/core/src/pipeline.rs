@@ -665,6 +665,14 @@ impl Pipeline {
         }
     }
 
+    /// Drops each of `ids` with the same `reason` and `message` (one loop for the verdicts
+    /// that drop a whole request).
+    fn drop_all(&mut self, ids: &[String], reason: DropReason, message: &str) {
+        for id in ids {
+            self.drop_event(id, reason, message.to_string());
+        }
+    }
+
     fn delivered(&mut self, f: &InFlight, refused: &[Refusal]) {
         let mut done = Vec::new();
         for (i, id) in f.events.iter().enumerate() {
@@ -725,15 +733,11 @@ impl Pipeline {
                 self.backoff.next_delay(&mut *self.entropy);
             }
             Verdict::RateLimited | Verdict::Retry { .. } => self.retry_later(f, now),
-            Verdict::Split if f.events.len() <= 1 => {
-                for id in &f.events {
-                    self.drop_event(
-                        id,
-                        DropReason::TooLarge,
-                        "the collector refused this event as too large (413) even alone".into(),
-                    );
-                }
-            }
+            Verdict::Split if f.events.len() <= 1 => self.drop_all(
+                &f.events,
+                DropReason::TooLarge,
+                "the collector refused this event as too large (413) even alone",
+            ),
             Verdict::Split => {
                 // Halve the batch: the next request carries the first half of these events
                 // (they are the oldest idle ones), the one after it the second half. The
@@ -751,16 +755,11 @@ impl Pipeline {
                     }
                 }
                 if named.is_empty() {
-                    for id in &f.events {
-                        self.drop_event(
-                            id,
-                            DropReason::Invalid,
-                            concat(&[
-                                "the collector refused the batch (422) without naming an event: ",
-                                &detail,
-                            ]),
-                        );
-                    }
+                    let message = concat(&[
+                        "the collector refused the batch (422) without naming an event: ",
+                        &detail,
+                    ]);
+                    self.drop_all(&f.events, DropReason::Invalid, &message);
                 } else {
                     for (id, r) in named {
                         self.drop_event(id, DropReason::Invalid, r.message.clone());
@@ -769,10 +768,8 @@ impl Pipeline {
                 }
             }
             Verdict::Fatal { status, detail } => {
-                for id in &f.events {
-                    let message = concat(&["HTTP ", &dec(u64::from(status)), ": ", &detail]);
-                    self.drop_event(id, DropReason::Rejected, message);
-                }
+                let message = concat(&["HTTP ", &dec(u64::from(status)), ": ", &detail]);
+                self.drop_all(&f.events, DropReason::Rejected, &message);
                 if self.stopped.is_none() {
                     self.reports.push(Some(Report::Error {
                         kind: ErrorKind::Stopped,
