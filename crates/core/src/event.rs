@@ -53,6 +53,10 @@ pub struct EventInput {
     pub conversion: Option<Conversion>,
     pub url: Option<String>,
     pub referrer: Option<String>,
+    /// The event's id when the caller made it already (a shell that returns the id at the
+    /// call and builds the event later); a lower-case canonical UUID, unique per event (the
+    /// collector stores an id once). `None`: the pipeline draws a v4 id.
+    pub event_id: Option<String>,
 }
 
 impl EventInput {
@@ -84,6 +88,10 @@ impl EventInput {
     }
     pub fn with_referrer(mut self, referrer: &str) -> Self {
         self.referrer = Some(referrer.to_string());
+        self
+    }
+    pub fn with_event_id(mut self, event_id: &str) -> Self {
+        self.event_id = Some(event_id.to_string());
         self
     }
 }
@@ -135,7 +143,7 @@ fn not_finite(amount: &str) -> TrackError {
     )
 }
 
-fn invalid(field: &str, message: String) -> TrackError {
+pub(crate) fn invalid(field: &str, message: String) -> TrackError {
     TrackError::Invalid {
         field: field.to_string(),
         message,

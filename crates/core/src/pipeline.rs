@@ -360,15 +360,30 @@ impl Pipeline {
     /// Accepts one event: validates it, scrubs raw emails, stamps it with the session and the
     /// identity, and queues it. Returns its `event_id`. No I/O happens here: storage follows
     /// within `persist_delay` (`poll_storage`) and sending when a batch is due (`poll_transmit`).
-    pub fn track(&mut self, input: EventInput, now: Millis) -> Result<String, TrackError> {
+    pub fn track(&mut self, mut input: EventInput, now: Millis) -> Result<String, TrackError> {
         let now = self.clock(now);
         if self.consent == Consent::Denied {
             return Err(TrackError::ConsentDenied);
         }
+        let given_id = input.event_id.take();
+        if let Some(id) = &given_id {
+            if !crate::uuid::is_canonical(id) || id.bytes().any(|b| b.is_ascii_uppercase()) {
+                return Err(event::invalid(
+                    "event_id",
+                    crate::text::concat(&[
+                        "must be a lower-case UUID like 0b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10, not ",
+                        crate::text::prefix_chars(id, 40),
+                    ]),
+                ));
+            }
+        }
         self.session
             .touch(now, self.config.session_timeout, &mut *self.entropy);
         self.mark_session_dirty();
-        let event_id = uuid::new_v4(&mut *self.entropy);
+        let event_id = match given_id {
+            Some(id) => id,
+            None => uuid::new_v4(&mut *self.entropy),
+        };
         let built = event::build(
             input,
             &Context {

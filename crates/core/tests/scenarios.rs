@@ -1090,3 +1090,52 @@ fn four_tabs_of_one_site_together_stay_under_the_site_limit() {
     let first_minute = sends.iter().filter(|(t, _)| t.0 < T0.0 + 60_000).count();
     assert_eq!(first_minute, 90);
 }
+
+/// A shell that returns the id at the call and builds the event later gives the id with the
+/// input: that id is the one sent, a new session (rotation on this very event) draws its own,
+/// and a malformed id is refused without queueing anything.
+#[test]
+fn an_event_id_given_by_the_caller_is_sent_and_a_malformed_one_is_refused() {
+    let mut sim = Sim::new(config());
+    let first = sim.track("first");
+    let id = "0b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10";
+    sim.now = sim.now.add(ms(31 * 60 * 1000)); // past the 30-minute session timeout
+    assert_eq!(
+        sim.track_input(EventInput::new("given").with_event_id(id)),
+        id
+    );
+    for bad in ["0B6F1C1E-5F0E-4D55-9A43-3F1F6C1D2A10", "not-a-uuid", ""] {
+        let err = sim
+            .p
+            .track(EventInput::new("bad").with_event_id(bad), sim.now)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("event_id: must be a lower-case UUID"),
+            "{err}"
+        );
+    }
+    assert_eq!(sim.p.queued(), 2);
+    sim.run_for(secs(5), &mut |_, _| ok());
+    let body = scantrack_core::json::parse(&sim.sent[0].transmit.body).unwrap();
+    let events = body.get("events").unwrap().as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[0].get("event_id").unwrap().as_str(),
+        Some(first.as_str())
+    );
+    assert_eq!(events[1].get("event_id").unwrap().as_str(), Some(id));
+    let session = |e: &scantrack_core::json::Value| {
+        e.get("scan_session_id")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(
+        session(&events[1]),
+        session(&events[0]),
+        "the session rotated"
+    );
+    assert_ne!(session(&events[1]), id, "the new session has its own id");
+}
