@@ -71,31 +71,13 @@ fn now() -> Millis {
     Millis(host::st_now() as u64)
 }
 
-/// Random bytes from the host, except for the event id of a call the page made earlier: the
-/// id `track` returned then is pinned here while the pipeline takes the event.
-struct HostEntropy(Rc<Cell<Option<[u8; 16]>>>);
+/// Random bytes from the host (one `crypto.getRandomValues` per pool refill there).
+struct HostEntropy;
 
 impl Entropy for HostEntropy {
     fn fill(&mut self, buf: &mut [u8]) {
-        match self.0.get() {
-            // A session that rotates on this very event gets the same 16 bytes as the event
-            // id: both stay fresh random UUIDs, and the id returned to the page stays right.
-            Some(id) if buf.len() == 16 => buf.copy_from_slice(&id),
-            _ => host::st_random(buf.as_mut_ptr() as usize as u32, buf.len() as u32),
-        }
+        host::st_random(buf.as_mut_ptr() as usize as u32, buf.len() as u32);
     }
-}
-
-/// The 16 bytes of a canonical UUID (`8-4-4-4-12` hex digits).
-fn uuid_bytes(s: &str) -> Option<[u8; 16]> {
-    let mut out = [0u8; 16];
-    let mut hex = s.bytes().filter(|&c| c != b'-');
-    for b in out.iter_mut() {
-        let hi = (hex.next()? as char).to_digit(16)?;
-        let lo = (hex.next()? as char).to_digit(16)?;
-        *b = (hi * 16 + lo) as u8;
-    }
-    (s.len() == 36).then_some(out)
 }
 
 fn parse_num(s: &str) -> u64 {
@@ -157,7 +139,6 @@ struct Inner {
     js: bool,
     notices: Vec<Notice>,
     flush_waiters: Vec<(FlushTicket, Waiter)>,
-    pinned_id: Rc<Cell<Option<[u8; 16]>>>,
     debug: bool,
     auto_pageview: bool,
     /// Global Privacy Control is on and honoured: consent stays denied.
@@ -245,7 +226,6 @@ impl Tracker {
                     .into(),
             ));
         }
-        let pinned_id = Rc::new(Cell::new(None));
         let inner = Rc::new_cyclic(|weak| {
             let handle = std::rc::Weak::into_raw(weak.clone()) as usize as u32;
             let tid = host::st_open(wasm_bindgen::exports(), handle, &url, timeout);
@@ -259,7 +239,7 @@ impl Tracker {
             };
             let pipeline = Pipeline::new(
                 options.config.clone(),
-                Box::new(HostEntropy(pinned_id.clone())),
+                Box::new(HostEntropy),
                 Startup {
                     stored_queue: queue.as_deref(),
                     stored_session: session.as_deref(),
@@ -281,7 +261,6 @@ impl Tracker {
                 js,
                 notices,
                 flush_waiters: Vec::new(),
-                pinned_id,
                 debug: options.debug,
                 auto_pageview: options.auto_pageview,
                 gpc,
@@ -293,7 +272,7 @@ impl Tracker {
         });
         let tracker = Tracker { inner };
         if options.auto_pageview {
-            let _ = tracker.page_at(None, now());
+            let _ = tracker.page_at(None, None, now());
         }
         tracker.drive();
         Ok(tracker)
@@ -354,10 +333,15 @@ impl Tracker {
     /// A `page_view` with the page's title in `properties.title` (unless given).
     pub fn page(&self, properties: Option<Value>) -> Result<String, TrackError> {
         self.take_calls(usize::MAX);
-        self.page_at(properties, now())
+        self.page_at(properties, None, now())
     }
 
-    fn page_at(&self, properties: Option<Value>, at: Millis) -> Result<String, TrackError> {
+    fn page_at(
+        &self,
+        properties: Option<Value>,
+        event_id: Option<String>,
+        at: Millis,
+    ) -> Result<String, TrackError> {
         let mut members = match properties {
             Some(Value::Object(m)) => m,
             _ => Vec::new(),
@@ -371,10 +355,9 @@ impl Tracker {
             s.last_page = without_hash(&href).to_string();
             s.href = href;
         }
-        self.track_at(
-            EventInput::new("page_view").with_properties(Value::Object(members)),
-            at,
-        )
+        let mut input = EventInput::new("page_view").with_properties(Value::Object(members));
+        input.event_id = event_id;
+        self.track_at(input, at)
     }
 
     /// `identify({email})`: the address is normalised and hashed here; it is never stored or
@@ -487,11 +470,14 @@ impl Tracker {
                 return self.drive();
             }
         };
-        let pinned = self.inner.borrow().pinned_id.clone();
-        pinned.set(uuid_bytes(extra));
+        // A track/page call carries the event id the page was given at the call.
+        let id = (!extra.is_empty()).then(|| extra.to_string());
         let _ = match command {
-            Command::Track(input) => self.track_at(input, at).map(drop),
-            Command::Page(props) => self.page_at(props, at).map(drop),
+            Command::Track(mut input) => {
+                input.event_id = id;
+                self.track_at(input, at).map(drop)
+            }
+            Command::Page(props) => self.page_at(props, id, at).map(drop),
             Command::IdentifyEmail(e) => self.identify(Ok(&e), at),
             Command::IdentifyHash(h) => self.identify(Err(&h), at),
             Command::Flush => {
@@ -512,7 +498,6 @@ impl Tracker {
                 Ok(())
             }
         };
-        pinned.set(None);
     }
 
     // ---- the loop ------------------------------------------------------------------------
@@ -697,7 +682,7 @@ impl Tracker {
             changed
         };
         if changed {
-            let _ = self.page_at(None, now());
+            let _ = self.page_at(None, None, now());
         }
     }
 }
