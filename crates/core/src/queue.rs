@@ -5,8 +5,10 @@
 //! push; every event removed by eviction is returned to the caller, who reports it.
 //! Each event is kept as its final wire JSON, serialised once when accepted: batch sizes are
 //! exact sums, and neither sending nor persisting serialises an event again.
-//! A `Vec`, not a `VecDeque`: removals from the front move a few KB at most (the queue is
-//! bounded by `max_bytes`), and every `VecDeque` method used is wasm every visitor downloads.
+//! A `Vec` of boxes, not a `VecDeque`: every `VecDeque` method used is wasm every visitor
+//! downloads. The boxes keep removals cheap: a full 1 MiB queue holds ~5,000 events, and an
+//! eviction or acknowledgement near the front moves ~20 KB of pointers instead of ~400 KB of
+//! events (found in a profile of `track` with a full queue: 14% of the time was that move).
 
 use crate::time::Millis;
 
@@ -32,7 +34,9 @@ pub struct QueuedEvent {
 
 #[derive(Clone, Debug)]
 pub struct Queue {
-    items: Vec<QueuedEvent>,
+    // Boxed on purpose (see the module doc): removals move pointers, not events.
+    #[allow(clippy::vec_box)]
+    items: Vec<Box<QueuedEvent>>,
     bytes: usize,
     max_bytes: usize,
     next_seq: u64,
@@ -68,19 +72,19 @@ impl Queue {
                 .unwrap_or(0);
             let e = self.items.remove(victim);
             self.bytes -= e.json.len();
-            evicted.push(e);
+            evicted.push(*e);
         }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.bytes += size;
-        self.items.push(QueuedEvent {
+        self.items.push(Box::new(QueuedEvent {
             seq,
             id,
             name,
             json,
             enqueued_at,
             in_flight: None,
-        });
+        }));
         (seq, evicted)
     }
 
@@ -89,7 +93,7 @@ impl Queue {
         let i = self.items.iter().position(|e| e.id == id)?;
         let e = self.items.remove(i);
         self.bytes -= e.json.len();
-        Some(e)
+        Some(*e)
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -106,16 +110,16 @@ impl Queue {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &QueuedEvent> {
-        self.items.iter()
+        self.items.iter().map(|e| &**e)
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut QueuedEvent> {
-        self.items.iter_mut()
+        self.items.iter_mut().map(|e| &mut **e)
     }
 
     /// Events not in flight, oldest first.
     pub fn idle(&self) -> impl Iterator<Item = &QueuedEvent> {
-        self.items.iter().filter(|e| e.in_flight.is_none())
+        self.iter().filter(|e| e.in_flight.is_none())
     }
 
     pub fn len(&self) -> usize {
@@ -139,7 +143,11 @@ impl Queue {
     /// Removes every event.
     pub fn clear(&mut self) -> Vec<QueuedEvent> {
         self.bytes = 0;
-        std::mem::take(&mut self.items)
+        let mut out = Vec::with_capacity(self.items.len());
+        for e in std::mem::take(&mut self.items) {
+            out.push(*e);
+        }
+        out
     }
 }
 
