@@ -13,6 +13,32 @@ use crate::text::{concat, dec};
 use crate::time::{format_rfc3339_millis, Millis};
 use crate::validate::{self, MAX_PROPERTIES_BYTES, MAX_URL_CHARS};
 
+/// How deep `properties` may nest (the object itself is level 1). The collector, like the
+/// core's parser, reads at most `json::MAX_DEPTH` (64) levels in a whole body, and an event sits
+/// 3 levels deep in a batch and 4 in the stored queue: deeper properties would get the whole
+/// batch refused (400, and sending stops for the page) and the stored queue discarded as
+/// unreadable at the next load. 32 leaves room for both wrappers.
+pub const MAX_PROPERTIES_DEPTH: usize = 32;
+
+/// Whether `v` nests more than `limit` levels (a scalar is level 0); looks no deeper than
+/// `limit + 1`, so a value built by hand thousands of levels deep cannot exhaust the stack here.
+fn deeper_than(v: &Value, limit: usize) -> bool {
+    let children: &mut dyn Iterator<Item = &Value> = match v {
+        Value::Array(items) => &mut items.iter(),
+        Value::Object(members) => &mut members.iter().map(|(_, v)| v),
+        _ => return false,
+    };
+    if limit == 0 {
+        return true;
+    }
+    for c in children {
+        if deeper_than(c, limit - 1) {
+            return true;
+        }
+    }
+    false
+}
+
 /// `conversion_value`: an amount and an ISO 4217 currency.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conversion {
@@ -249,6 +275,16 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
     match input.properties {
         None | Some(Value::Null) => {}
         Some(mut props @ Value::Object(_)) => {
+            if deeper_than(&props, MAX_PROPERTIES_DEPTH) {
+                return Err(invalid(
+                    "properties",
+                    concat(&[
+                        "nest more than ",
+                        &dec(MAX_PROPERTIES_DEPTH as u64),
+                        " levels deep; flatten them (a whole request may nest at most 64)",
+                    ]),
+                ));
+            }
             pii::scrub_value(&mut props, policy, mode, "properties")?;
             member(&mut out, "properties");
             let before = out.len();
@@ -474,6 +510,34 @@ mod tests {
     }
 
     const REDACTED_NAME: &str = "[email redacted]";
+
+    /// Properties `levels` deep: `{"a":{"a":...{"a":1}}}`.
+    pub(crate) fn nested(levels: usize) -> Value {
+        let mut v = Value::Number(json::parse("1").unwrap().as_number().unwrap().clone());
+        for _ in 0..levels {
+            v = Value::Object(vec![("a".into(), v)]);
+        }
+        v
+    }
+
+    #[test]
+    fn properties_nested_deeper_than_the_limit_are_refused() {
+        let c = ctx(PiiPolicy::Redact, None);
+        let err = build(EventInput::new("deep").with_properties(nested(33)), &c).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "properties: nest more than 32 levels deep; flatten them (a whole request may nest at most 64)"
+        );
+        // Arrays count as levels too, and a value far deeper than the parser allows (only a
+        // Rust caller can build one) is refused without recursing through it.
+        let mut arrays = Value::Array(vec![]);
+        for _ in 0..1_000 {
+            arrays = Value::Array(vec![arrays]);
+        }
+        let deep = Value::Object(vec![("list".into(), arrays)]);
+        assert!(build(EventInput::new("deep").with_properties(deep), &c).is_err());
+        assert!(build(EventInput::new("deep").with_properties(nested(32)), &c).is_ok());
+    }
 
     #[test]
     fn properties_over_the_limit_are_refused_with_their_size() {

@@ -1139,3 +1139,34 @@ fn an_event_id_given_by_the_caller_is_sent_and_a_malformed_one_is_refused() {
     );
     assert_ne!(session(&events[1]), id, "the new session has its own id");
 }
+
+/// Properties at the depth limit still fit a batch and the stored queue: the collector's
+/// validation accepts the body, and a reload reads the stored event back (deeper ones would
+/// have made the whole stored queue unreadable, see event::MAX_PROPERTIES_DEPTH).
+#[test]
+fn properties_at_the_depth_limit_survive_a_reload_and_pass_the_collectors_validation() {
+    let mut props = scantrack_core::json::parse("1").unwrap();
+    for _ in 0..scantrack_core::event::MAX_PROPERTIES_DEPTH {
+        props = scantrack_core::json::Value::Object(vec![("a".into(), props)]);
+    }
+    let mut too_deep = props.clone();
+    for _ in 0..28 {
+        too_deep = scantrack_core::json::Value::Object(vec![("a".into(), too_deep)]);
+    }
+    let mut sim = Sim::new(config());
+    let id = sim.track_input(EventInput::new("deep").with_properties(props));
+    // 60 levels: the parser would read it alone, but not inside the stored queue.
+    assert!(sim
+        .p
+        .track(
+            EventInput::new("too_deep").with_properties(too_deep),
+            sim.now
+        )
+        .is_err());
+    sim.reload();
+    assert_eq!(sim.p.queued(), 1, "the stored queue was read back");
+    sim.run_for(secs(5), &mut |_, _| ok());
+    assert_eq!(sim.sent.len(), 1);
+    assert_valid_body(&sim.sent[0].transmit.body);
+    assert_eq!(ids_of(&sim.sent[0].transmit), vec![id]);
+}
