@@ -17,7 +17,7 @@
 /** A JSON value as event properties may hold it. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-/** Event properties: a JSON object whose compact serialisation is at most 10,240 bytes of UTF-8. */
+/** Event properties: a JSON object whose compact serialisation is at most 10,240 bytes of UTF-8, nested at most 32 levels deep. */
 export type Properties = { [key: string]: JsonValue | undefined };
 
 /** Consent state. While `"pending"` events wait in memory only; `"denied"` drops them and clears scantrack's storage. */
