@@ -115,7 +115,7 @@ const OPTIONS: &[(&str, Kind)] = &[
 impl Options {
     /// Options with the contract's defaults.
     pub fn new(site_id: &str, endpoint: &str) -> Result<Options, String> {
-        let config = Config::new(site_id).map_err(|e| e.to_string())?;
+        let config = Config::new(site_id).map_err(|e| e.message())?;
         Ok(Options {
             config,
             endpoint: parse_endpoint(endpoint)?,
@@ -168,7 +168,7 @@ impl Options {
                     continue;
                 }
                 (Kind::Whole(set), _, Some(n)) => {
-                    o.config = set(o.config.clone(), n).map_err(|e| e.to_string())?;
+                    o.config = set(o.config.clone(), n).map_err(|e| e.message())?;
                     continue;
                 }
                 (Kind::OneOf(names, set), Value::String(s), _) if names.contains(&s.as_str()) => {

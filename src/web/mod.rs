@@ -288,10 +288,10 @@ impl Tracker {
         {
             let mut s = self.inner.borrow_mut();
             let notice = match &e {
-                TrackError::ConsentDenied => s.debug.then(|| Notice::Debug(e.to_string())),
+                TrackError::ConsentDenied => s.debug.then(|| Notice::Debug(e.message())),
                 _ => Some(Notice::Error {
                     kind: "invalid_call",
-                    message: e.to_string(),
+                    message: e.message(),
                 }),
             };
             s.notices.extend(notice);

@@ -23,20 +23,13 @@ pub const MAX_PROPERTIES_DEPTH: usize = 32;
 /// Whether `v` nests more than `limit` levels (a scalar is level 0); looks no deeper than
 /// `limit + 1`, so a value built by hand thousands of levels deep cannot exhaust the stack here.
 fn deeper_than(v: &Value, limit: usize) -> bool {
-    let children: &mut dyn Iterator<Item = &Value> = match v {
-        Value::Array(items) => &mut items.iter(),
-        Value::Object(members) => &mut members.iter().map(|(_, v)| v),
-        _ => return false,
-    };
-    if limit == 0 {
-        return true;
-    }
-    for c in children {
-        if deeper_than(c, limit - 1) {
-            return true;
+    match v {
+        Value::Array(items) => limit == 0 || items.iter().any(|c| deeper_than(c, limit - 1)),
+        Value::Object(members) => {
+            limit == 0 || members.iter().any(|(_, c)| deeper_than(c, limit - 1))
         }
+        _ => false,
     }
-    false
 }
 
 /// `conversion_value`: an amount and an ISO 4217 currency.
@@ -134,15 +127,14 @@ pub enum TrackError {
 }
 
 impl TrackError {
-    /// The message, exactly as `Display` writes it (`Display` delegates here). Inherent on
-    /// purpose: it shadows `ToString::to_string`, whose `Formatter` over a `dyn fmt::Write`
-    /// keeps core::fmt's `write_fmt` in the wasm (about 1 KB) for callers that only want the
-    /// text. Tested to agree with `ToString` through `Display`.
-    #[allow(clippy::inherent_to_string_shadow_display)]
-    pub fn to_string(&self) -> String {
+    /// The message, exactly as `Display` writes it (`Display` delegates here). Code that
+    /// ships in the wasm calls this, not `to_string()`: `ToString` goes through a `Formatter`
+    /// over a `dyn fmt::Write`, which keeps core::fmt's `write_fmt` in the wasm (about 1 KB).
+    /// Tested to agree with `Display`.
+    pub fn message(&self) -> String {
         match self {
             TrackError::Invalid { field, message } => concat(&[field, ": ", message]),
-            TrackError::Pii(e) => e.to_string(),
+            TrackError::Pii(e) => e.message(),
             TrackError::ConsentDenied => {
                 "consent is denied (or Global Privacy Control is on): event not tracked".into()
             }
@@ -152,7 +144,7 @@ impl TrackError {
 
 impl core::fmt::Display for TrackError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.to_string())
+        f.write_str(&self.message())
     }
 }
 
@@ -353,7 +345,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_texts_are_the_same_through_to_string_and_display() {
+    fn error_texts_are_the_same_through_message_and_display() {
         let cases = [
             (
                 TrackError::Invalid {
@@ -384,11 +376,11 @@ mod tests {
             ),
         ];
         for (e, text) in cases {
-            assert_eq!(e.to_string(), text);
+            assert_eq!(e.message(), text);
             assert_eq!(format!("{e}"), text);
-            assert_eq!(ToString::to_string(&e), text);
+            assert_eq!(e.to_string(), text);
             if let TrackError::Pii(p) = &e {
-                assert_eq!(p.to_string(), text);
+                assert_eq!(p.message(), text);
                 assert_eq!(format!("{p}"), text);
             }
         }
@@ -396,7 +388,7 @@ mod tests {
             option: "endpoint",
             message: "must be a URL".into(),
         };
-        assert_eq!(e.to_string(), "endpoint: must be a URL");
+        assert_eq!(e.message(), "endpoint: must be a URL");
         assert_eq!(format!("{e}"), "endpoint: must be a URL");
     }
     use crate::json;

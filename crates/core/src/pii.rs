@@ -82,12 +82,11 @@ pub enum PiiError {
 }
 
 impl PiiError {
-    /// The message, exactly as `Display` writes it (`Display` delegates here). Inherent on
-    /// purpose: it shadows `ToString::to_string`, whose `Formatter` over a `dyn fmt::Write`
-    /// keeps core::fmt's `write_fmt` in the wasm (about 1 KB) for callers that only want the
-    /// text. Tested to agree with `ToString` through `Display`.
-    #[allow(clippy::inherent_to_string_shadow_display)]
-    pub fn to_string(&self) -> String {
+    /// The message, exactly as `Display` writes it (`Display` delegates here). Code that
+    /// ships in the wasm calls this, not `to_string()`: `ToString` goes through a `Formatter`
+    /// over a `dyn fmt::Write`, which keeps core::fmt's `write_fmt` in the wasm (about 1 KB).
+    /// Tested to agree with `Display`.
+    pub fn message(&self) -> String {
         use crate::text::concat;
         match self {
             PiiError::NotAnEmail { reason } => concat(&[
@@ -109,7 +108,7 @@ impl PiiError {
 
 impl core::fmt::Display for PiiError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.to_string())
+        f.write_str(&self.message())
     }
 }
 
