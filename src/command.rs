@@ -10,7 +10,7 @@ use scantrack_core::event::{Amount, Conversion, EventInput};
 use scantrack_core::json::{self, Value};
 use scantrack_core::pipeline::Consent;
 
-use crate::cat;
+use scantrack_core::text::concat;
 
 /// One call of the public API.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,7 +32,7 @@ fn props_arg(call: &str, v: Option<Value>) -> Result<Option<Value>, String> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(o @ Value::Object(_)) => Ok(Some(o)),
-        Some(other) => Err(cat(&[
+        Some(other) => Err(concat(&[
             "scantrack('",
             call,
             "', ...): properties must be an object like {plan: \"pro\"}, not ",
@@ -44,14 +44,14 @@ fn props_arg(call: &str, v: Option<Value>) -> Result<Option<Value>, String> {
 /// Parses `[command, ...args]`.
 pub fn parse(text: &str) -> Result<Command, String> {
     let v = json::parse(text)
-        .map_err(|e| cat(&["scantrack(...): arguments unreadable (", &e.describe(), ")"]))?;
+        .map_err(|e| concat(&["scantrack(...): arguments unreadable (", &e.describe(), ")"]))?;
     // The arguments are taken out of the parsed array, not copied: properties can be large.
     let mut args = match v {
         Value::Array(items) => items,
         _ => Vec::new(),
     };
     let Some(Value::String(cmd)) = args.first() else {
-        return Err(cat(&[
+        return Err(concat(&[
             "scantrack(...): the first argument must be a command name (",
             COMMANDS,
             ")",
@@ -64,7 +64,7 @@ pub fn parse(text: &str) -> Result<Command, String> {
             let name = match arg(1) {
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => {
-                    return Err(cat(&[
+                    return Err(concat(&[
                         "scantrack('track', name): the event name must be a string, not ",
                         other.type_name(),
                     ]))
@@ -76,7 +76,7 @@ pub fn parse(text: &str) -> Result<Command, String> {
                 None | Some(Value::Null) => None,
                 Some(c @ Value::Object(_)) => Some(conversion(c)?),
                 Some(other) => {
-                    return Err(cat(&[
+                    return Err(concat(&[
                         "scantrack('track', name, properties, conversion): conversion must be {amount, currency}, not ",
                         other.type_name(),
                     ]))
@@ -102,19 +102,19 @@ pub fn parse(text: &str) -> Result<Command, String> {
         "reset" => Ok(Command::Reset),
         "consent" => match arg(1) {
             Some(Value::String(s)) => Consent::parse(s).map(Command::Consent).ok_or_else(|| {
-                cat(&["scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\", not ", &json::quote(s)])
+                concat(&["scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\", not ", &json::quote(s)])
             }),
             _ => Err("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\"".into()),
         },
         "debug" => match arg(1) {
             None | Some(Value::Null) => Ok(Command::Debug(true)),
             Some(Value::Bool(b)) => Ok(Command::Debug(*b)),
-            Some(other) => Err(cat(&[
+            Some(other) => Err(concat(&[
                 "scantrack('debug', on): on must be true or false, not ",
                 other.type_name(),
             ])),
         },
-        other => Err(cat(&[
+        other => Err(concat(&[
             "scantrack('",
             other,
             "'): unknown command; use one of ",

@@ -28,16 +28,6 @@ pub use options::Options;
 static ALLOC: scantrack_alloc::SizeClassAlloc<scantrack_alloc::WasmMemory> =
     scantrack_alloc::SizeClassAlloc::new(scantrack_alloc::WasmMemory);
 
-/// The parts, joined: messages are built without `format!` (core::fmt's machinery and a
-/// format string per site would ship to every visitor).
-pub(crate) fn cat(parts: &[&str]) -> String {
-    let mut s = String::new();
-    for p in parts {
-        s.push_str(p);
-    }
-    s
-}
-
 #[cfg(target_arch = "wasm32")]
 mod web;
 

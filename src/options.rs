@@ -14,7 +14,7 @@ use scantrack_core::pii::{EmailNormalization, PiiPolicy};
 use scantrack_core::pipeline::Consent;
 use scantrack_core::Config;
 
-use crate::cat;
+use scantrack_core::text::concat;
 
 /// Everything the shell needs to start.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,14 +130,14 @@ impl Options {
     /// Unknown keys are refused (a typo would otherwise be silently ignored). The first problem
     /// found, in the order the options are written, is the one reported.
     pub fn from_json(text: &str) -> Result<Options, String> {
-        let v = json::parse(text).map_err(|e| cat(&["options: ", &e.describe()]))?;
+        let v = json::parse(text).map_err(|e| concat(&["options: ", &e.describe()]))?;
         let Value::Object(members) = &v else {
-            return Err(cat(&["options must be an object, not ", v.type_name()]));
+            return Err(concat(&["options must be an object, not ", v.type_name()]));
         };
         let required = |key: &str, example: &str| match v.get(key) {
             Some(Value::String(s)) => Ok(s.as_str()),
             Some(other) => Err(must_be(key, "a string", other)),
-            None => Err(cat(&[key, " is required (", example, ")"])),
+            None => Err(concat(&[key, " is required (", example, ")"])),
         };
         let mut o = Options::new(
             required("siteId", "e.g. siteId: \"site_demo\"")?,
@@ -151,7 +151,7 @@ impl Options {
                 continue;
             }
             let Some((_, kind)) = OPTIONS.iter().find(|(name, _)| name == key) else {
-                return Err(cat(&[
+                return Err(concat(&[
                     "unknown option ",
                     &json::quote(key),
                     "; see the README for the list",
@@ -202,7 +202,7 @@ fn must_be(key: &str, what: &str, v: &Value) -> String {
         Value::Array(_) | Value::Object(_) => v.type_name().into(),
         _ => v.to_json(),
     };
-    cat(&[key, " must be ", what, ", not ", &given])
+    concat(&[key, " must be ", what, ", not ", &given])
 }
 
 fn parse_endpoint(endpoint: &str) -> Result<String, String> {
@@ -212,7 +212,7 @@ fn parse_endpoint(endpoint: &str) -> Result<String, String> {
         .or_else(|| e.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(e.to_string()),
-        _ => Err(cat(&[
+        _ => Err(concat(&[
             "endpoint ",
             &json::quote(endpoint),
             " is not an http(s) URL; use the collector's base URL, e.g. \"https://collect.example.com\"",

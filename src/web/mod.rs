@@ -31,6 +31,7 @@ use scantrack_core::json::{self, Value};
 use scantrack_core::pipeline::{Consent, FlushTicket, Report, Startup, StorageOp, Transmit};
 use scantrack_core::queue::TransmitId;
 use scantrack_core::response::{HttpResponse, Outcome};
+use scantrack_core::text::push_dec;
 use scantrack_core::{persist, Millis, Pipeline};
 
 use crate::command::{self, Command};
@@ -50,23 +51,6 @@ pub enum Notice {
 
 type Listener = Rc<dyn Fn(&Notice)>;
 
-/// Decimal digits of `n`, without core::fmt.
-fn push_num(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(d as char);
-    }
-}
-
 fn now() -> Millis {
     Millis(host::st_now() as u64)
 }
@@ -78,12 +62,6 @@ impl Entropy for HostEntropy {
     fn fill(&mut self, buf: &mut [u8]) {
         host::st_random(buf.as_mut_ptr() as usize as u32, buf.len() as u32);
     }
-}
-
-fn parse_num(s: &str) -> u64 {
-    s.bytes().take_while(u8::is_ascii_digit).fold(0u64, |n, d| {
-        n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
-    })
 }
 
 /// Who waits for a `flush()`.
@@ -458,7 +436,7 @@ impl Tracker {
     /// One queued call: `<ms> <event id or flush ticket> <JSON arguments>`.
     fn run_call(&self, call: &str) {
         let mut parts = call.splitn(3, ' ');
-        let at = Millis(parse_num(parts.next().unwrap_or("")));
+        let at = Millis(json::digits_u64(parts.next().unwrap_or("")).unwrap_or(0));
         let extra = parts.next().unwrap_or("");
         let command = match command::parse(parts.next().unwrap_or("")) {
             Ok(c) => c,
@@ -481,7 +459,7 @@ impl Tracker {
             Command::IdentifyEmail(e) => self.identify(Ok(&e), at),
             Command::IdentifyHash(h) => self.identify(Err(&h), at),
             Command::Flush => {
-                self.flush_for(Waiter::Js(parse_num(extra) as u32), at);
+                self.flush_for(Waiter::Js(json::digits_u64(extra).unwrap_or(0) as u32), at);
                 Ok(())
             }
             Command::Consent(c) => {
@@ -520,9 +498,9 @@ impl Tracker {
                 while let Some(tx) = s.pipeline.poll_transmit(t) {
                     if s.debug {
                         let mut m = String::from("sending ");
-                        push_num(&mut m, tx.event_ids.len() as u64);
+                        push_dec(&mut m, tx.event_ids.len() as u64);
                         m.push_str(" event(s), ");
-                        push_num(&mut m, tx.body.len() as u64);
+                        push_dec(&mut m, tx.body.len() as u64);
                         m.push_str(" bytes");
                         s.notices.push(Notice::Debug(m));
                     }

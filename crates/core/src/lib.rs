@@ -26,7 +26,7 @@ pub mod response;
 pub mod retry;
 pub mod session;
 pub mod sha256;
-mod text;
+pub mod text;
 pub mod time;
 pub mod uuid;
 pub mod validate;

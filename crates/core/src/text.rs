@@ -1,10 +1,11 @@
 //! Messages and numbers as text without `core::fmt`: `format!`, `write!` and `to_string` on
 //! integers bring the formatting machinery (argument tables, padding, integer formatting) into
 //! the shipped wasm, and every call site pays for its own argument table. Messages here are
-//! joined from their parts instead; the output is the same text.
+//! joined from their parts instead; the output is the same text. Public: the web shell builds
+//! its messages with the same helpers.
 
 /// The parts, joined.
-pub(crate) fn concat(parts: &[&str]) -> String {
+pub fn concat(parts: &[&str]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
     for p in parts {
         out.push_str(p);
@@ -12,8 +13,13 @@ pub(crate) fn concat(parts: &[&str]) -> String {
     out
 }
 
+/// Appends `n` in decimal, as `n.to_string()` writes it.
+pub fn push_dec(out: &mut String, n: u64) {
+    crate::time::push_decimal(out, n);
+}
+
 /// `n` in decimal, as `n.to_string()` writes it.
-pub(crate) fn dec(n: u64) -> String {
+pub fn dec(n: u64) -> String {
     let mut out = String::new();
     crate::time::push_decimal(&mut out, n);
     out
@@ -21,7 +27,7 @@ pub(crate) fn dec(n: u64) -> String {
 
 /// The first `n` characters of `s` (all of it when shorter), found by bytes: a character
 /// starts at every byte that is not a UTF-8 continuation byte (`0b10xx_xxxx`).
-pub(crate) fn prefix_chars(s: &str, n: usize) -> &str {
+pub fn prefix_chars(s: &str, n: usize) -> &str {
     let mut seen = 0;
     for (i, &b) in s.as_bytes().iter().enumerate() {
         if (b as i8) >= -0x40 {
