@@ -200,17 +200,11 @@ function plausible(command, src, from) {
  * scan_session_id for `sessionId` (an extension of the calling convention).
  */
 function createRunner(api, tid, hub) {
-  return function run(command, src, from) {
+  function run(command, src, from) {
     if (command === "sessionId") return api.session(tid);
     const flush = command === "flush";
     const event = command === "track" || command === "page";
     try {
-      // The common call, `track(name, properties?)`: only the properties are serialised now.
-      if (command === "track" && src.length - from < 3) {
-        const name = src[from];
-        const p = src[from + 1];
-        if (typeof name === "string" && props(p)) return api.track(tid, name, p == null ? undefined : stringify(p));
-      }
       const args = toArray(src, from - 1);
       args[0] = command;
       // Trailing undefined arguments are "not given" (JSON would turn them into null anyway).
@@ -228,7 +222,22 @@ function createRunner(api, tid, hub) {
       );
     }
     return flush ? resolved : undefined;
+  }
+  /**
+   * `run.track(name, properties, conversion)`: the common call, `track(name, properties?)`,
+   * with nothing but the properties' JSON.stringify and a few stores (the target: within 2x of
+   * JSON.stringify alone). Any other shape, and properties that cannot be serialised, take the
+   * general path, which reports what is wrong.
+   */
+  run.track = function (name, p, c) {
+    try {
+      if (c === undefined && typeof name === "string" && props(p)) return api.track(tid, name, p == null ? undefined : stringify(p));
+    } catch (_) {
+      // Circular, BigInt, a throwing getter or toJSON: `run` serialises again and reports it.
+    }
+    return run("track", [name, p, c], 0);
   };
+  return run;
 }
 
 /**

@@ -26,6 +26,8 @@ const StringOf = String;
 const PromiseCtor = Promise;
 const Bytes = Uint8Array;
 const stringify = JSON.stringify;
+/** The origin of the queued calls' times (see `queue`). */
+const EPOCH = now();
 
 // Wake kinds, as src/web/host.rs reads them.
 const DRIVE = 0;
@@ -247,7 +249,7 @@ export function st_take(tid) {
     c.i = i + 4;
     const json = q[i + 2];
     const name = q[i + 3];
-    return q[i] + " " + q[i + 1] + " " + (name === undefined ? json : '["track",' + stringify(name) + (json === undefined ? "" : "," + json) + "]");
+    return q[i] + EPOCH + " " + q[i + 1] + " " + (name === undefined ? json : '["track",' + stringify(name) + (json === undefined ? "" : "," + json) + "]");
   }
   q.length = 0;
   c.i = 0;
@@ -269,37 +271,37 @@ export function st_api() {
 
 // ---- the JavaScript API (js/core.js), reached with the glue's `scantrack_host()` ------------------
 
-const HEX = [];
-for (let i = 0; i < 256; i++) HEX[i] = (i < 16 ? "0" : "") + i.toString(16);
-let pool;
-let used = 1024;
+// Event ids come from the wasm, 64 at a time in one string of 64 x 36 characters (one call and
+// one string per 64 ids: formatting them here cost about as much as the JSON.stringify of a
+// call), and a call takes a slice of it: one small allocation. Concatenating hex pairs per id
+// would also make a rope of ~20 string objects that the queue keeps alive until the next task.
+const IDS = 64;
+let ids = "";
+let taken = IDS;
 
-/** A version 4 UUID from a pool of random bytes (one getRandomValues call per 64 ids). */
+/** The next version 4 UUID of the current run ("" if the wasm could not make one). */
 function uuid() {
-  if (used === 1024) {
-    pool = new Bytes(1024);
+  if (taken === IDS) {
     try {
-      crypto.getRandomValues(pool);
+      ex.scantrack_ids(IDS);
+      ids = st_text() || "";
     } catch (_) {
-      for (let i = 0; i < 1024; i++) pool[i] = Math.random() * 256;
+      ids = "";
     }
-    used = 0;
+    taken = 0;
   }
-  const b = pool;
-  const o = used;
-  used += 16;
-  return (
-    HEX[b[o]] + HEX[b[o + 1]] + HEX[b[o + 2]] + HEX[b[o + 3]] + "-" + HEX[b[o + 4]] + HEX[b[o + 5]] + "-" +
-    HEX[(b[o + 6] & 15) | 64] + HEX[b[o + 7]] + "-" + HEX[(b[o + 8] & 63) | 128] + HEX[b[o + 9]] + "-" +
-    HEX[b[o + 10]] + HEX[b[o + 11]] + HEX[b[o + 12]] + HEX[b[o + 13]] + HEX[b[o + 14]] + HEX[b[o + 15]]
-  );
+  return ids.slice(36 * taken, 36 * ++taken);
 }
 
-/** Records a call: its time, its event id or flush ticket, its JSON text (or the properties' JSON and the name of a `track`). */
+/**
+ * Records a call: its time, its event id or flush ticket, its JSON text (or the properties' JSON
+ * and the name of a `track`). The time is kept as milliseconds since the host module loaded: a
+ * small integer the array holds as is, where Date.now() would be a boxed number per call.
+ */
 function queue(c, extra, json, name) {
   const q = c.q;
   const n = q.length;
-  q[n] = now();
+  q[n] = now() - EPOCH;
   q[n + 1] = extra;
   q[n + 2] = json;
   q[n + 3] = name;
@@ -323,18 +325,20 @@ const api = {
    */
   track(tid, name, json) {
     const c = trackers[tid];
+    if (c.dead) return undefined;
     const id = uuid();
     queue(c, id, json, name);
     drainSoon(c);
-    return c.dead ? undefined : id;
+    return id || undefined;
   },
   /** Any `track` or `page` call, recorded for the tracker's next task; returns its event id. */
   event(tid, json, withId) {
     const c = trackers[tid];
+    if (c.dead) return undefined;
     const id = withId ? uuid() : "";
     queue(c, id, json);
     drainSoon(c);
-    return withId && !c.dead ? id : undefined;
+    return id || undefined;
   },
   /** Any other call: run at once (after the calls queued before it). */
   call(tid, json) {

@@ -74,8 +74,8 @@ function describeWasm(wasm) {
 function live(run, hub) {
   return {
     error: null,
-    track() {
-      return run("track", arguments, 0);
+    track(name, properties, conversion) {
+      return run.track(name, properties, conversion);
     },
     page() {
       return run("page", arguments, 0);

@@ -67,8 +67,11 @@ function start() {
   let run = null;
   let overflowReported = false;
 
-  function scantrack() {
-    return entry(arguments);
+  // Named parameters, not `arguments`: the common call then allocates no arguments object. No
+  // command takes more than three arguments.
+  function scantrack(command, a, b, c) {
+    if (command === "track" && run) return run.track(a, b, c);
+    return entry([command, a, b, c]);
   }
   scantrack.__scantrack = 1;
   // Code that pushes to `q` directly, as the stub snippet does, keeps working.

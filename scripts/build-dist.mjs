@@ -211,7 +211,7 @@ await build({
   outfile: `${DIST}/${LOADER}`,
   bundle: true,
   format: "iife",
-  minify: true,
+  minify: !process.env.NO_MINIFY,
   target: TARGET,
   legalComments: "none",
   charset: "utf8",

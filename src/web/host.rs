@@ -14,6 +14,9 @@ use std::rc::Weak;
 
 use wasm_bindgen::prelude::*;
 
+use scantrack_core::entropy::Entropy;
+use scantrack_core::uuid;
+
 use super::{Inner, Tracker};
 use crate::options::Options;
 
@@ -69,6 +72,27 @@ const TIMER: f64 = 2.0;
 /// Queued calls one zero-delay task takes at most (about 10 µs each): no task of the tracker
 /// takes over 50 ms, however many calls a page makes in one go.
 const CALLS_PER_TASK: usize = 1000;
+
+/// The most event ids one `scantrack_ids` call makes.
+const MAX_IDS: usize = 64;
+
+/// Event ids for the page's `track`/`page` calls, made in runs so that a call costs the page
+/// a string slice, not the formatting of an id: `n` (at most 64) version 4 UUIDs back to back,
+/// 36 characters each, handed over with `st_put`. Touches no tracker, so it is safe to call
+/// while one is busy (the page's code, run from inside a tracker, tracking an event).
+#[no_mangle]
+pub extern "C" fn scantrack_ids(n: u32) {
+    let n = (n as usize).min(MAX_IDS);
+    let mut random = [0u8; 16 * MAX_IDS];
+    super::HostEntropy.fill(&mut random[..16 * n]);
+    let mut ids = String::with_capacity(36 * n);
+    for bytes in random[..16 * n].chunks_exact(16) {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(bytes);
+        ids.push_str(&uuid::from_random_bytes(b));
+    }
+    st_put(&ids);
+}
 
 /// Starts a tracker from JavaScript: options JSON in `st_text`. Returns the host's id + 1, or
 /// 0 with the message in `st_put`. The tracker lives as long as the page.
