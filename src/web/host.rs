@@ -14,7 +14,6 @@ use std::rc::Weak;
 
 use wasm_bindgen::prelude::*;
 
-use scantrack_core::entropy::Entropy;
 use scantrack_core::uuid;
 
 use super::{Inner, Tracker};
@@ -74,7 +73,7 @@ const TIMER: f64 = 2.0;
 const CALLS_PER_TASK: usize = 1000;
 
 /// The most event ids one `scantrack_ids` call makes.
-const MAX_IDS: usize = 64;
+const MAX_IDS: u32 = 64;
 
 /// Event ids for the page's `track`/`page` calls, made in runs so that a call costs the page
 /// a string slice, not the formatting of an id: `n` (at most 64) version 4 UUIDs back to back,
@@ -82,14 +81,9 @@ const MAX_IDS: usize = 64;
 /// while one is busy (the page's code, run from inside a tracker, tracking an event).
 #[no_mangle]
 pub extern "C" fn scantrack_ids(n: u32) {
-    let n = (n as usize).min(MAX_IDS);
-    let mut random = [0u8; 16 * MAX_IDS];
-    super::HostEntropy.fill(&mut random[..16 * n]);
-    let mut ids = String::with_capacity(36 * n);
-    for bytes in random[..16 * n].chunks_exact(16) {
-        let mut b = [0u8; 16];
-        b.copy_from_slice(bytes);
-        ids.push_str(&uuid::from_random_bytes(b));
+    let mut ids = String::new();
+    for _ in 0..n.min(MAX_IDS) {
+        ids.push_str(&uuid::new_v4(&mut super::HostEntropy));
     }
     st_put(&ids);
 }
