@@ -201,6 +201,9 @@ test("3.1/3.2 a burst of 500 events: 10 batches of 50, at most 30 requests in an
       return ids;
     });
     assert.equal(new Set(ids.filter(Boolean)).size, 500);
+    // The ids come from the wasm in runs of 64: every one a lower-case version 4 UUID.
+    const v4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    assert.deepEqual(ids.filter((id) => !v4.test(id)), []);
     await waitFor(async () => (await api.events()).length >= 500, 30_000, "500 stored events");
     await sleep(1000); // a partial batch would come after the 2 s flush interval of its first event
     const batches = await api.batches();
