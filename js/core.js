@@ -240,6 +240,103 @@ function createRunner(api, tid, hub) {
   return run;
 }
 
+// ---- options ----------------------------------------------------------------------------------
+
+/** A flag: true or false. */
+export const FLAG = 0;
+/** A whole number, not negative (its range is the core's to check). */
+export const WHOLE = 1;
+
+/**
+ * Every option but `siteId` and `endpoint`: its name and what its value must be (FLAG, WHOLE, or
+ * the list of its choices), in the order the wasm reads them (src/options.rs, `OPTIONS`). The
+ * script tag's `data-*` attributes are these names in kebab case.
+ */
+export const OPTIONS = [
+  ["autoPageview", FLAG],
+  ["debug", FLAG],
+  ["honorGlobalPrivacyControl", FLAG],
+  ["consent", ["pending", "granted", "denied"]],
+  ["piiPolicy", ["redact", "hash", "reject"]],
+  ["emailNormalization", ["standard", "google"]],
+  ["flushIntervalMs", WHOLE],
+  ["maxBatchEvents", WHOLE],
+  ["maxBatchBytes", WHOLE],
+  ["maxRequestsPerMinute", WHOLE],
+  ["requestTimeoutMs", WHOLE],
+  ["maxQueueBytes", WHOLE],
+  ["persistDelayMs", WHOLE],
+  ["sessionTimeoutMs", WHOLE],
+];
+
+const hasOwn = Object.prototype.hasOwnProperty;
+const OptionsError = Error;
+
+/** An Error that says what to change in the options (told apart from what a getter throws). */
+function bad(message) {
+  const e = new OptionsError(message);
+  e.scantrack = 1;
+  return e;
+}
+const isInteger = Number.isInteger;
+
+/** A value as a message shows what was given: `"5"`, `-1`, `true`, `null`, `an array`. */
+function shown(v) {
+  const t = typeof v;
+  if (t === "string") return stringify(v);
+  if (t === "bigint") return StringOf(v) + "n";
+  if (v === null || t === "number" || t === "boolean") return StringOf(v);
+  return isArray(v) ? "an array" : t === "object" ? "an object" : "a " + t;
+}
+
+/**
+ * `options` as the wasm reads them (src/options.rs, `Options::from_js`): the JSON array of
+ * `siteId`, `endpoint`, then OPTIONS in order, `null` where not given (or `undefined`); choices
+ * as their index. Throws an Error saying what to fix, for the first problem in the order the
+ * options are written. What the core owns (the site id's form, the endpoint URL, ranges) the
+ * wasm checks.
+ */
+export function encodeOptions(options) {
+  if (!options || typeof options !== "object" || isArray(options)) throw bad("options must be an object, not " + shown(options));
+  const values = [];
+  const required = function (key, example) {
+    const v = options[key];
+    if (typeof v === "string") return v;
+    throw bad(key + (v === undefined ? " is required (" + example + ")" : " must be a string, not " + shown(v)));
+  };
+  values[0] = required("siteId", 'e.g. siteId: "site_demo"');
+  values[1] = required("endpoint", 'the collector\'s base URL, e.g. "https://collect.example.com"');
+  for (let i = 0; i < OPTIONS.length; i++) values[i + 2] = null;
+  for (const key in options) {
+    if (key === "siteId" || key === "endpoint" || !apply(hasOwn, options, [key])) continue;
+    const v = options[key];
+    if (v === undefined) continue;
+    let i = 0;
+    while (i < OPTIONS.length && OPTIONS[i][0] !== key) i++;
+    if (i === OPTIONS.length) throw bad("unknown option " + stringify(key) + "; see the README for the list");
+    const kind = OPTIONS[i][1];
+    let what;
+    if (kind === FLAG) {
+      if (typeof v === "boolean") values[i + 2] = v;
+      else what = "true or false";
+    } else if (kind === WHOLE) {
+      if (isInteger(v) && v >= 0) values[i + 2] = v;
+      else what = "a whole number";
+    } else {
+      let c = 0;
+      while (c < kind.length && kind[c] !== v) c++;
+      if (c < kind.length) values[i + 2] = c;
+      else {
+        // No array methods: a page may have replaced them.
+        what = "";
+        for (c = 0; c < kind.length; c++) what += (c === 0 ? "" : c === kind.length - 1 ? " or " : ", ") + '"' + kind[c] + '"';
+      }
+    }
+    if (what) throw bad(key + " must be " + what + ", not " + shown(v));
+  }
+  return stringify(values);
+}
+
 /**
  * Starts the tracker from `options` on the host API; returns its runner, or throws an Error
  * saying what is wrong with the options.
@@ -247,9 +344,16 @@ function createRunner(api, tid, hub) {
 export function startTracker(api, exports, options, hub) {
   let json;
   try {
-    json = stringify(options);
+    json = encodeOptions(options);
   } catch (e) {
-    throw new Error("options could not be serialised (" + messageOf(e) + ")");
+    let ours = false;
+    try {
+      ours = e.scantrack === 1;
+    } catch (_) {
+      // A hostile thrown value: not ours.
+    }
+    // What a hostile options object threw (a getter, a Proxy trap) is said as such.
+    throw ours ? e : new Error("options could not be read (" + messageOf(e) + ")");
   }
   const tid = api.start(exports, json, hub.fromWasm);
   return createRunner(api, tid, hub);

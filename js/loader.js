@@ -16,7 +16,7 @@
 // - The glue is the script tag's cut (scripts/build-dist.mjs, distGlue): it has no loading
 //   code of its own; this file fetches and instantiates the wasm with its imports.
 
-import { createHub, startTracker, toArray, log, messageOf, ERROR } from "./core.js";
+import { createHub, startTracker, toArray, log, messageOf, ERROR, OPTIONS, FLAG, WHOLE } from "./core.js";
 import { st_api } from "./host.js";
 import { __wbg_get_imports, __wbg_finish } from "../pkg/scantrack.js";
 
@@ -36,18 +36,6 @@ const NOT_TRACKED = "; events on this page are not tracked";
 const LOADING = 0;
 const LIVE = 1;
 const FAILED = 2;
-
-/**
- * The `data-*` attributes, by kind of value: text, then "true"/"false" (empty means true), then
- * whole numbers. Each is the option of the same name in camelCase (data-site-id: siteId). The
- * contract's seven come first; the rest mirror the npm options.
- */
-const ATTRIBUTES = [
-  "site-id endpoint consent pii-policy email-normalization",
-  "auto-pageview debug honor-global-privacy-control",
-  "flush-interval-ms max-batch-events max-batch-bytes max-requests-per-minute request-timeout-ms max-queue-bytes persist-delay-ms session-timeout-ms",
-];
-const EXPECTED = ["", '"true" or "false"', "a whole number"];
 
 // Anything this throws is caught by the try/catch scripts/build-dist.mjs wraps the bundle in.
 start();
@@ -147,18 +135,20 @@ function start() {
   if (!script) {
     return fail("config", "cannot find its own <script> tag (load dist/scantrack.js with a plain <script src> tag)");
   }
+  // The `data-*` attributes: each option's name in kebab case (data-site-id: siteId), text
+  // unless the option is a flag ("true"/"false", empty means true) or a whole number.
   const options = {};
-  for (let kind = 0; kind < 3; kind++) {
-    const names = ATTRIBUTES[kind].split(" ");
-    for (let i = 0; i < names.length; i++) {
-      const raw = script.getAttribute("data-" + names[i]);
-      if (raw === null) continue;
-      const text = raw.trim();
-      const value =
-        kind === 0 ? text : kind === 1 ? (text === "" || text === "true" ? true : text === "false" ? false : null) : /^[0-9]+$/.test(text) ? +text : null;
-      if (value === null) return fail("config", "data-" + names[i] + '="' + raw + '" must be ' + EXPECTED[kind]);
-      options[names[i].replace(/-(.)/g, (_, c) => c.toUpperCase())] = value;
-    }
+  for (let i = -2; i < OPTIONS.length; i++) {
+    const name = i === -2 ? "siteId" : i === -1 ? "endpoint" : OPTIONS[i][0];
+    const kind = i < 0 ? null : OPTIONS[i][1];
+    const attr = "data-" + name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+    const raw = script.getAttribute(attr);
+    if (raw === null) continue;
+    const text = raw.trim();
+    const value =
+      kind === FLAG ? (text === "" || text === "true" ? true : text === "false" ? false : null) : kind === WHOLE ? (/^[0-9]+$/.test(text) ? +text : null) : text;
+    if (value === null) return fail("config", attr + '="' + raw + '" must be ' + (kind === FLAG ? '"true" or "false"' : "a whole number"));
+    options[name] = value;
   }
   if (!options.siteId || !options.endpoint) {
     return fail("config", 'the script tag needs data-site-id and data-endpoint (e.g. data-site-id="site_demo" data-endpoint="https://collect.example.com")');

@@ -27,6 +27,9 @@ fi
 stage "host tests"
 cargo test --workspace --locked
 
+stage "JavaScript host tests (node --test tests/js/)"
+node --test tests/js/
+
 stage "browser tests (wasm-pack test --headless --chrome)"
 # Debian's chromedriver; webdriver.json adds --no-sandbox (we run as root) and the quiet flags.
 CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=60 \

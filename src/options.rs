@@ -1,15 +1,19 @@
-//! The tracker's options as a page gives them (the npm `init` object, the script tag's
-//! `data-*` attributes, or the Rust API), parsed and checked once, with messages that say what
-//! to change. Pure code: tested on the host.
+//! The tracker's options: the Rust API's `Options` (its fields and `Options::new`), and the
+//! form a JavaScript page's options reach the wasm in (`Options::from_js`). Pure code: tested
+//! on the host.
 //!
-//! The optional options are one static table (name, what the value must be, setter) read by one
-//! loop with one message builder: a `match` arm per option, each with its own reading, checks
-//! and message, cost every visitor a few KB of wasm for code that runs once per page.
+//! The names, types and choices of the JavaScript options are checked in JavaScript
+//! (`encodeOptions` in js/core.js, shared by the npm `init` and the script tag's `data-*`
+//! attributes), where an option's value is a JavaScript value and a message can name what was
+//! given. The wasm gets the values by position, already typed, and checks what the core owns:
+//! the site id's form, the endpoint URL, and every range (the core's `Config` setters, with
+//! their messages). Option names and type messages in the wasm would be a second copy of the
+//! JavaScript table that every visitor downloads.
 
 use core::time::Duration;
 
 use scantrack_core::config::ConfigError;
-use scantrack_core::json::{self, Number, Value};
+use scantrack_core::json::{self, Value};
 use scantrack_core::pii::{EmailNormalization, PiiPolicy};
 use scantrack_core::pipeline::Consent;
 use scantrack_core::Config;
@@ -32,14 +36,13 @@ pub struct Options {
     pub honor_global_privacy_control: bool,
 }
 
-/// What an option's value must be, and where it goes.
+/// What an optional option's value is, and where it goes.
 enum Kind {
     Flag(fn(&mut Options, bool)),
-    /// A whole number, not negative, however written (`10`, `10.0`, `1e1`), set with the
-    /// core's setter, which checks its range.
+    /// A whole number, not negative, set with the core's setter, which checks its range.
     Whole(fn(Config, u64) -> Result<Config, ConfigError>),
-    /// One of these strings; the setter gets its index.
-    OneOf(&'static [&'static str], fn(&mut Options, usize)),
+    /// The index of one of the option's choices (JavaScript has their names).
+    Choice(fn(&mut Options, usize)),
 }
 
 fn ms(n: u64) -> Duration {
@@ -51,65 +54,32 @@ fn size(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// Every option but `siteId` and `endpoint`.
-const OPTIONS: &[(&str, Kind)] = &[
-    ("autoPageview", Kind::Flag(|o, b| o.auto_pageview = b)),
-    ("debug", Kind::Flag(|o, b| o.debug = b)),
-    (
-        "honorGlobalPrivacyControl",
-        Kind::Flag(|o, b| o.honor_global_privacy_control = b),
-    ),
-    (
-        "consent",
-        Kind::OneOf(&["pending", "granted", "denied"], |o, i| {
-            o.consent = [Consent::Pending, Consent::Granted, Consent::Denied][i]
-        }),
-    ),
-    (
-        "piiPolicy",
-        Kind::OneOf(&["redact", "hash", "reject"], |o, i| {
-            o.config.pii_policy = [PiiPolicy::Redact, PiiPolicy::Hash, PiiPolicy::Reject][i]
-        }),
-    ),
-    (
-        "emailNormalization",
-        Kind::OneOf(&["standard", "google"], |o, i| {
-            o.config.email_normalization =
-                [EmailNormalization::Standard, EmailNormalization::Google][i]
-        }),
-    ),
-    (
-        "flushIntervalMs",
-        Kind::Whole(|c, n| c.with_flush_interval(ms(n))),
-    ),
-    (
-        "maxBatchEvents",
-        Kind::Whole(|c, n| c.with_max_batch_events(size(n))),
-    ),
-    (
-        "maxBatchBytes",
-        Kind::Whole(|c, n| c.with_max_batch_bytes(size(n))),
-    ),
-    (
-        "maxRequestsPerMinute",
-        Kind::Whole(|c, n| c.with_max_requests_per_minute(u32::try_from(n).unwrap_or(u32::MAX))),
-    ),
-    (
-        "requestTimeoutMs",
-        Kind::Whole(|c, n| c.with_request_timeout(ms(n))),
-    ),
-    (
-        "maxQueueBytes",
-        Kind::Whole(|c, n| c.with_max_queue_bytes(size(n))),
-    ),
-    (
-        "persistDelayMs",
-        Kind::Whole(|c, n| c.with_persist_delay(ms(n))),
-    ),
-    (
-        "sessionTimeoutMs",
-        Kind::Whole(|c, n| c.with_session_timeout(ms(n))),
-    ),
+/// Every option but `siteId` and `endpoint`, in the order of `OPTIONS` in js/core.js (its
+/// names: autoPageview, debug, honorGlobalPrivacyControl, consent, piiPolicy,
+/// emailNormalization, flushIntervalMs, maxBatchEvents, maxBatchBytes, maxRequestsPerMinute,
+/// requestTimeoutMs, maxQueueBytes, persistDelayMs, sessionTimeoutMs).
+const OPTIONS: &[Kind] = &[
+    Kind::Flag(|o, b| o.auto_pageview = b),
+    Kind::Flag(|o, b| o.debug = b),
+    Kind::Flag(|o, b| o.honor_global_privacy_control = b),
+    Kind::Choice(|o, i| {
+        o.consent = [Consent::Pending, Consent::Granted, Consent::Denied][i.min(2)]
+    }),
+    Kind::Choice(|o, i| {
+        o.config.pii_policy = [PiiPolicy::Redact, PiiPolicy::Hash, PiiPolicy::Reject][i.min(2)]
+    }),
+    Kind::Choice(|o, i| {
+        o.config.email_normalization =
+            [EmailNormalization::Standard, EmailNormalization::Google][i.min(1)]
+    }),
+    Kind::Whole(|c, n| c.with_flush_interval(ms(n))),
+    Kind::Whole(|c, n| c.with_max_batch_events(size(n))),
+    Kind::Whole(|c, n| c.with_max_batch_bytes(size(n))),
+    Kind::Whole(|c, n| c.with_max_requests_per_minute(u32::try_from(n).unwrap_or(u32::MAX))),
+    Kind::Whole(|c, n| c.with_request_timeout(ms(n))),
+    Kind::Whole(|c, n| c.with_max_queue_bytes(size(n))),
+    Kind::Whole(|c, n| c.with_persist_delay(ms(n))),
+    Kind::Whole(|c, n| c.with_session_timeout(ms(n))),
 ];
 
 impl Options {
@@ -126,83 +96,40 @@ impl Options {
         })
     }
 
-    /// Parses the JSON form: `{"siteId": "...", "endpoint": "...", "flushIntervalMs": 2000, ...}`.
-    /// Unknown keys are refused (a typo would otherwise be silently ignored). The first problem
-    /// found, in the order the options are written, is the one reported.
-    pub fn from_json(text: &str) -> Result<Options, String> {
-        let v = json::parse(text).map_err(|e| concat(&["options: ", &e.describe()]))?;
-        let Value::Object(members) = &v else {
-            return Err(concat(&["options must be an object, not ", v.type_name()]));
-        };
-        let required = |key: &str, example: &str| match v.get(key) {
-            Some(Value::String(s)) => Ok(s.as_str()),
-            Some(other) => Err(must_be(key, "a string", other)),
-            None => Err(concat(&[key, " is required (", example, ")"])),
-        };
-        let mut o = Options::new(
-            required("siteId", "e.g. siteId: \"site_demo\"")?,
-            required(
-                "endpoint",
-                "the collector's base URL, e.g. \"https://collect.example.com\"",
-            )?,
-        )?;
-        for (key, value) in members {
-            if key == "siteId" || key == "endpoint" {
-                continue;
+    /// Reads the form js/core.js writes (`encodeOptions`): a JSON array of `siteId`,
+    /// `endpoint`, then the optional options in the order of `OPTIONS`, `null` where not
+    /// given; flags as booleans, choices as indexes, whole numbers as numbers. The first
+    /// problem, in that order, is the one reported.
+    pub fn from_js(text: &str) -> Result<Options, String> {
+        const UNREADABLE: &str =
+            "options: unreadable (the wasm is started by js/core.js, which writes them)";
+        let v = json::parse(text).map_err(|_| UNREADABLE.to_string())?;
+        let values = v.as_array().unwrap_or_default();
+        let text_at = |i: usize| values.get(i).and_then(Value::as_str).unwrap_or_default();
+        let mut o = Options::new(text_at(0), text_at(1))?;
+        for (kind, value) in OPTIONS.iter().zip(values.iter().skip(2)) {
+            // JavaScript checked the types; what it could not have written reads as its
+            // default (a flag), the last choice, or a number too big (refused by the range).
+            match (kind, value) {
+                (_, Value::Null) => {}
+                (Kind::Flag(set), v) => set(&mut o, *v == Value::Bool(true)),
+                (Kind::Choice(set), v) => set(&mut o, whole(v).unwrap_or(u64::MAX) as usize),
+                (Kind::Whole(set), v) => {
+                    o.config = set(o.config.clone(), whole(v).unwrap_or(u64::MAX))
+                        .map_err(|e| e.message())?;
+                }
             }
-            let Some((_, kind)) = OPTIONS.iter().find(|(name, _)| name == key) else {
-                return Err(concat(&[
-                    "unknown option ",
-                    &json::quote(key),
-                    "; see the README for the list",
-                ]));
-            };
-            // Decided on the number's text: no float code in the snippet.
-            let whole = value
-                .as_number()
-                .filter(|n| n.is_finite())
-                .and_then(Number::whole_u64);
-            let what = match (kind, value, whole) {
-                (Kind::Flag(set), Value::Bool(b), _) => {
-                    set(&mut o, *b);
-                    continue;
-                }
-                (Kind::Whole(set), _, Some(n)) => {
-                    o.config = set(o.config.clone(), n).map_err(|e| e.message())?;
-                    continue;
-                }
-                (Kind::OneOf(names, set), Value::String(s), _) if names.contains(&s.as_str()) => {
-                    set(&mut o, names.iter().position(|c| c == s).unwrap_or(0));
-                    continue;
-                }
-                (Kind::Flag(_), _, _) => "true or false".into(),
-                (Kind::Whole(_), _, _) => "a whole number".into(),
-                (Kind::OneOf(names, _), _, _) => {
-                    let mut what = String::new();
-                    for (i, name) in names.iter().enumerate() {
-                        if i > 0 {
-                            what.push_str(if i + 1 == names.len() { " or " } else { ", " });
-                        }
-                        what.push('"');
-                        what.push_str(name);
-                        what.push('"');
-                    }
-                    what
-                }
-            };
-            return Err(must_be(key, &what, value));
         }
         Ok(o)
     }
 }
 
-/// `<key> must be <what>, not <the value given>` (an array or object by its type only).
-fn must_be(key: &str, what: &str, v: &Value) -> String {
-    let given = match v {
-        Value::Array(_) | Value::Object(_) => v.type_name().into(),
-        _ => v.to_json(),
-    };
-    concat(&[key, " must be ", what, ", not ", &given])
+/// A whole number, not negative, however written (`10`, `10.0`, `1e1`); decided on the
+/// number's text: no float code in the snippet.
+fn whole(v: &Value) -> Option<u64> {
+    v.as_number()
+        .filter(|n| n.is_finite())
+        .and_then(|n| n.whole_u64())
 }
 
 fn parse_endpoint(endpoint: &str) -> Result<String, String> {
@@ -224,29 +151,30 @@ fn parse_endpoint(endpoint: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    /// The positional form for `siteId` "s", endpoint "http://x" and `rest`.
+    fn js(rest: &str) -> Result<Options, String> {
+        Options::from_js(&format!(r#"["s","http://x"{rest}]"#))
+    }
+
     #[test]
     fn minimal_options_get_the_contracts_defaults() {
-        let o = Options::from_json(r#"{"siteId":"site_demo","endpoint":"http://127.0.0.1:8787/"}"#)
-            .unwrap();
+        let o = Options::from_js(r#"["site_demo","http://127.0.0.1:8787/"]"#).unwrap();
         assert_eq!(o.endpoint, "http://127.0.0.1:8787");
         assert!(o.auto_pageview && o.honor_global_privacy_control && !o.debug);
         assert_eq!(o.consent, Consent::Granted);
         assert_eq!(o.config, Config::new("site_demo").unwrap());
+        let nulls = js(&",null".repeat(OPTIONS.len())).unwrap();
+        assert_eq!(nulls, js("").unwrap(), "null is not given");
     }
 
     #[test]
-    fn every_option_is_read() {
-        let o = Options::from_json(
-            r#"{"siteId":"s","endpoint":"https://c.example","autoPageview":false,"consent":"pending",
-            "debug":true,"flushIntervalMs":500,"maxBatchEvents":10,"maxBatchBytes":30000,
-            "maxRequestsPerMinute":12,"requestTimeoutMs":5000,"maxQueueBytes":65536,
-            "persistDelayMs":200,"sessionTimeoutMs":600000,"piiPolicy":"hash",
-            "emailNormalization":"google","honorGlobalPrivacyControl":false}"#,
-        )
-        .unwrap();
+    fn every_option_is_read_in_the_order_of_the_javascript_table() {
+        let o = js(",false,true,false,0,1,1,500,10,30000,12,5000,65536,200,600000").unwrap();
         let c = &o.config;
         assert!(!o.auto_pageview && o.debug && !o.honor_global_privacy_control);
         assert_eq!(o.consent, Consent::Pending);
+        assert_eq!(c.pii_policy, PiiPolicy::Hash);
+        assert_eq!(c.email_normalization, EmailNormalization::Google);
         assert_eq!(c.flush_interval, Duration::from_millis(500));
         assert_eq!((c.max_batch_events, c.max_batch_bytes), (10, 30000));
         assert_eq!(c.max_requests_per_minute, 12);
@@ -254,132 +182,61 @@ mod tests {
         assert_eq!(c.max_queue_bytes, 65536);
         assert_eq!(c.persist_delay, Duration::from_millis(200));
         assert_eq!(c.session_timeout, Duration::from_secs(600));
-        assert_eq!(c.pii_policy, PiiPolicy::Hash);
-        assert_eq!(c.email_normalization, EmailNormalization::Google);
-    }
-
-    #[test]
-    fn whole_numbers_may_be_written_any_way_and_choices_are_read_by_name() {
-        let o = Options::from_json(
-            r#"{"siteId":"s","endpoint":"http://x","maxBatchEvents":1e1,"flushIntervalMs":250.0,
-            "consent":"denied","piiPolicy":"reject","emailNormalization":"standard",
-            "consent":"granted","autoPageview":true,"debug":false}"#,
-        )
-        .unwrap();
-        assert_eq!(o.config.max_batch_events, 10);
-        assert_eq!(o.config.flush_interval, Duration::from_millis(250));
-        assert_eq!(
-            o.consent,
-            Consent::Granted,
-            "the last of duplicate keys wins"
-        );
+        let o = js(",null,null,null,2,2,0,null,1e1").unwrap();
+        assert_eq!(o.consent, Consent::Denied);
         assert_eq!(o.config.pii_policy, PiiPolicy::Reject);
         assert_eq!(o.config.email_normalization, EmailNormalization::Standard);
-        assert!(o.auto_pageview && !o.debug);
+        assert_eq!(o.config.max_batch_events, 10, "1e1 is a whole number");
     }
 
     #[test]
-    fn bad_options_say_what_to_change() {
-        for (text, needle) in [
-            (r#"{"endpoint":"http://x"}"#, "siteId is required"),
-            (r#"{"siteId":"s"}"#, "endpoint is required"),
+    fn what_the_core_owns_is_checked_here_with_the_cores_messages() {
+        let n = |i: usize, v: &str| format!("{}{v}", ",null".repeat(i));
+        for (rest, needle) in [
             (
-                r#"{"siteId":"s","endpoint":"ftp://x"}"#,
-                "not an http(s) URL",
-            ),
-            (r#"{"siteId":"bad id","endpoint":"http://x"}"#, "site id"),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","flushIntevalMs":1}"#,
-                "unknown option",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","maxBatchEvents":0}"#,
-                "maxBatchEvents",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","maxBatchEvents":2.5}"#,
-                "whole number",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","consent":"yes"}"#,
-                "pending",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","debug":"true"}"#,
-                "true or false",
-            ),
-            ("[]", "must be an object"),
-            ("{", "options"),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","maxBatchEvents":1e400}"#,
-                "maxBatchEvents must be a whole number, not 1e400",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","flushIntervalMs":-1}"#,
-                "flushIntervalMs must be a whole number, not -1",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","persistDelayMs":"5"}"#,
-                "persistDelayMs must be a whole number, not \"5\"",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","consent":"yes"}"#,
-                "consent must be \"pending\", \"granted\" or \"denied\", not \"yes\"",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","piiPolicy":true}"#,
-                "piiPolicy must be \"redact\", \"hash\" or \"reject\", not true",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","emailNormalization":"gmail"}"#,
-                "emailNormalization must be \"standard\" or \"google\", not \"gmail\"",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","autoPageview":[true]}"#,
-                "autoPageview must be true or false, not an array",
-            ),
-            (
-                r#"{"siteId":5,"endpoint":"http://x"}"#,
-                "siteId must be a string, not 5",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":{}}"#,
-                "endpoint must be a string, not an object",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","maxRequestsPerMinute":4294967296}"#,
+                n(9, ",4294967296"),
                 "maxRequestsPerMinute: must be between 1 and 100",
             ),
             (
-                r#"{"siteId":"s","endpoint":"http://x","maxQueueBytes":18446744073709551616}"#,
+                n(11, ",18446744073709551616"),
                 "maxQueueBytes: must be between 16384 and 4194304",
             ),
             (
-                r#"{"siteId":"s","endpoint":"http://x","maxQueueBytes":4194305}"#,
+                n(11, ",1e300"),
                 "maxQueueBytes: must be between 16384 and 4194304",
             ),
             (
-                r#"{"siteId":"s","endpoint":"http://x","sessionTimeoutMs":59999}"#,
+                n(11, ",4194305"),
+                "maxQueueBytes: must be between 16384 and 4194304",
+            ),
+            (
+                n(13, ",59999"),
                 "sessionTimeoutMs: must be between 60000 and 86400000",
             ),
             (
-                r#"{"siteId":"s","endpoint":"http://x","requestTimeoutMs":99}"#,
+                n(10, ",99"),
                 "requestTimeoutMs: must be between 100 and 120000",
             ),
+            (n(12, ",10001"), "persistDelayMs: must be at most 10000"),
             (
-                r#"{"siteId":"s","endpoint":"http://x","persistDelayMs":10001}"#,
-                "persistDelayMs: must be at most 10000",
-            ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","maxBatchBytes":1023}"#,
+                n(8, ",1023"),
                 "maxBatchBytes: must be between 1024 and 65536",
             ),
-            (
-                r#"{"siteId":"s","endpoint":"http://x","flushIntervalMs":3600001}"#,
-                "flushIntervalMs: must be at most 3600000",
-            ),
+            (n(6, ",3600001"), "flushIntervalMs: must be at most 3600000"),
+            (n(7, ",0"), "maxBatchEvents"),
+            (n(7, ",2.5"), "maxBatchEvents"),
         ] {
-            let e = Options::from_json(text).unwrap_err();
+            let e = js(&rest).unwrap_err();
+            assert!(e.contains(needle), "{rest}: {e}");
+        }
+        for (text, needle) in [
+            (r#"["bad id","http://x"]"#, "site id"),
+            (r#"["s","ftp://x"]"#, "not an http(s) URL"),
+            (r#"["s"]"#, "not an http(s) URL"),
+            ("{", "unreadable"),
+            ("{}", "site id"),
+        ] {
+            let e = Options::from_js(text).unwrap_err();
             assert!(e.contains(needle), "{text}: {e}");
         }
     }

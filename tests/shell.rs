@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Function, Promise, Reflect};
@@ -87,11 +88,15 @@ fn stub_fetch_with(
     (calls, Restore(original, stub))
 }
 
-fn options(site: &str, extra: &str) -> Options {
-    Options::from_json(&format!(
-        r#"{{"siteId":"{site}","endpoint":"http://127.0.0.1:9/","autoPageview":false{extra}}}"#
-    ))
-    .unwrap()
+/// Options for `site` against a closed port, without the automatic page view.
+fn options(site: &str) -> Options {
+    let mut o = Options::new(site, "http://127.0.0.1:9/").unwrap();
+    o.auto_pageview = false;
+    o
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
 
 fn collect_notices(t: &Tracker) -> Rc<RefCell<Vec<Notice>>> {
@@ -111,7 +116,12 @@ fn clear_storage(site: &str) {
 async fn the_timer_fires_a_batch_after_the_flush_interval_with_a_text_plain_keepalive_post() {
     clear_storage("t_timer");
     let (calls, _restore) = stub_fetch(vec![(200, None, r#"{"accepted":1,"duplicates":0}"#)]);
-    let t = Tracker::start(options("t_timer", r#","flushIntervalMs":100"#)).unwrap();
+    let t = Tracker::start({
+        let mut o = options("t_timer");
+        o.config = o.config.with_flush_interval(ms(100)).unwrap();
+        o
+    })
+    .unwrap();
     let notices = collect_notices(&t);
     let id = t.track(EventInput::new("signup")).unwrap();
     assert!(calls.borrow().is_empty(), "track itself sends nothing");
@@ -141,7 +151,7 @@ async fn a_retry_after_pauses_sending_and_the_timer_resumes_it() {
         (429, Some("1"), r#"{"detail":"rate limit exceeded"}"#),
         (200, None, "{}"),
     ]);
-    let t = Tracker::start(options("t_429", "")).unwrap();
+    let t = Tracker::start(options("t_429")).unwrap();
     t.track(EventInput::new("a")).unwrap();
     t.flush().await; // settles while waiting for the Retry-After deadline
     assert_eq!(calls.borrow().len(), 1);
@@ -161,7 +171,12 @@ async fn a_retry_after_pauses_sending_and_the_timer_resumes_it() {
 async fn events_round_trip_through_local_storage_to_the_next_tracker() {
     clear_storage("t_store");
     let (calls, _restore) = stub_fetch(vec![(503, None, "down")]);
-    let first = Tracker::start(options("t_store", r#","persistDelayMs":0"#)).unwrap();
+    let first = Tracker::start({
+        let mut o = options("t_store");
+        o.config = o.config.with_persist_delay(ms(0)).unwrap();
+        o
+    })
+    .unwrap();
     let id = first.track(EventInput::new("kept")).unwrap();
     TimeoutFuture::new(50).await;
     let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
@@ -174,7 +189,7 @@ async fn events_round_trip_through_local_storage_to_the_next_tracker() {
     drop(_restore);
     // A new page (here: a second tracker) picks the event up and delivers it.
     let (calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
-    let second = Tracker::start(options("t_store", "")).unwrap();
+    let second = Tracker::start(options("t_store")).unwrap();
     second.flush().await;
     assert!(calls.borrow().iter().any(|(_, c)| c.body.contains(&id)));
 }
@@ -189,7 +204,7 @@ async fn throwing_storage_falls_back_to_memory_with_a_report_and_events_still_fl
     });
     Reflect::set(&proto, &"setItem".into(), thrower.as_ref()).unwrap();
     let (calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
-    let started = Tracker::start_with(options("t_quota", ""), None);
+    let started = Tracker::start_with(options("t_quota"), None);
     Reflect::set(&proto, &"setItem".into(), &original).unwrap();
     let t = started.unwrap();
     let notices = collect_notices(&t);
@@ -220,7 +235,7 @@ async fn a_storage_failure_at_start_is_reported_to_the_first_listener() {
     let seen: Rc<RefCell<Vec<Notice>>> = Rc::default();
     let s2 = seen.clone();
     let t = Tracker::start_with(
-        options("t_sec", ""),
+        options("t_sec"),
         Some(Rc::new(move |n: &Notice| s2.borrow_mut().push(n.clone()))),
     );
     Reflect::set(&proto, &"setItem".into(), &original).unwrap();
@@ -281,8 +296,8 @@ fn js_tracker(site: &str) -> (JsTracker, Rc<RefCell<Vec<String>>>) {
     let cb = Closure::<dyn Fn(String)>::new(move |json: String| r.borrow_mut().push(json));
     let f: Function = cb.as_ref().clone().unchecked_into();
     cb.forget();
-    let opts =
-        format!(r#"{{"siteId":"{site}","endpoint":"http://127.0.0.1:9","autoPageview":false}}"#);
+    // js/core.js's positional form: siteId, endpoint, autoPageview.
+    let opts = format!(r#"["{site}","http://127.0.0.1:9",false]"#);
     (js_start(&opts, &f).unwrap(), reports)
 }
 
@@ -345,10 +360,14 @@ async fn hostile_calls_are_reported_and_never_throw() {
 
 #[wasm_bindgen_test]
 fn unusable_options_throw_one_actionable_error_from_the_constructor() {
-    let msg = new_tracker_error(r#"{"siteId":"bad id","endpoint":"http://x"}"#);
+    // The options as js/core.js hands them over (positional; names and types are checked
+    // there, tests/js/options.test.mjs): what the core owns is refused here.
+    let msg = new_tracker_error(r#"["bad id","http://x"]"#);
     assert!(msg.starts_with("scantrack: siteId"), "{msg}");
-    let e = new_tracker_error(r#"{"siteId":"ok"}"#);
-    assert!(e.contains("endpoint is required"), "{e}");
+    let e = new_tracker_error(r#"["ok","ftp://x"]"#);
+    assert!(e.contains("not an http(s) URL"), "{e}");
+    let e = new_tracker_error(r#"["ok","http://x",null,null,null,null,null,null,null,0]"#);
+    assert!(e.contains("maxBatchEvents: must be between"), "{e}");
 }
 
 #[wasm_bindgen_test]
@@ -398,10 +417,12 @@ async fn a_fetch_wrapper_that_calls_back_into_the_tracker_does_not_break_it() {
 async fn track_never_sends_or_writes_inside_the_call_even_when_a_batch_is_full() {
     clear_storage("t_cheap");
     let (calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
-    let t = Tracker::start(options(
-        "t_cheap",
-        r#","maxBatchEvents":5,"persistDelayMs":0"#,
-    ))
+    let t = Tracker::start({
+        let mut o = options("t_cheap");
+        o.config = o.config.with_max_batch_events(5).unwrap();
+        o.config = o.config.with_persist_delay(ms(0)).unwrap();
+        o
+    })
     .unwrap();
     for i in 0..5 {
         t.track(EventInput::new(&format!("e{i}"))).unwrap();
