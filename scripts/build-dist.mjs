@@ -14,7 +14,7 @@
 // npm package's JavaScript), since the snippet must run under
 // `Content-Security-Policy: script-src 'self' 'wasm-unsafe-eval'`.
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const DIST = "dist";
@@ -99,14 +99,21 @@ function distGlue(text, wasmBytes) {
   let entries = 0;
   text = text.replace(entry, (_, id) => (stars.includes(id) || fail(`an import object entry for ${id}`), entries++, ""));
   if (entries !== stars.length) fail(`one import object entry per \`import * as\` (${entries} for ${stars.length})`);
+  // The keys are the wasm's short import names (shortImports): one module per object.
+  const [hostModule] = [...direct.keys()];
+  const shortName = (module, name) => shortened.names.get(module + " " + name) || fail(`the short name of ${module} ${name}`);
   const header =
     `import { ${names.map((n) => `${n} as __host_${n}`).join(", ")} } from "../js/host.js";
 ` +
-    `const __host = { __proto__: null, ${names.map((n) => `${n}: __host_${n}`).join(", ")} };
+    `const __host = { __proto__: null, ${names.map((n) => `${shortName(hostModule, n)}: __host_${n}`).join(", ")} };
 `;
   once("function __wbg_get_imports() {", header + "function __wbg_get_imports() {", "function __wbg_get_imports()");
-  const entriesText = [...direct.keys()].map((m) => `        ${JSON.stringify(m)}: __host,\n`).join("");
-  once('        "./scantrack_bg.js": import0,\n', '        "./scantrack_bg.js": import0,\n' + entriesText, 'the "./scantrack_bg.js" import object entry');
+  const entriesText = hostModule ? `        ${JSON.stringify(shortened.modules.get(hostModule))}: __host,\n` : "";
+  const glueModule = "./scantrack_bg.js";
+  once(`        "${glueModule}": import0,\n`, `        "${shortened.modules.get(glueModule)}": import0,\n` + entriesText, 'the "./scantrack_bg.js" import object entry');
+  for (const i of WebAssembly.Module.imports(module)) {
+    if (i.module === glueModule) once(`\n        ${i.name}: function(`, `\n        ${shortName(glueModule, i.name)}: function(`, `the import object entry ${i.name}`);
+  }
 
   // 2. Returned strings: one helper instead of four lines per import.
   const ret =
@@ -199,11 +206,111 @@ export { __wbg_get_imports };
   return text;
 }
 
+/**
+ * The script tag's wasm with its imports under short names. wasm-bindgen names every import
+ * `__wbg_<function>_<16 hex digits>` in the modules `./scantrack_bg.js` and
+ * `./snippets/<crate>-<16 hex digits>/js/host.js`: some 600 bytes that brotli cannot compress,
+ * once in the wasm and again as the keys of the glue's import object. Here the import section
+ * is rewritten (names only; every other byte of the module is kept) and `distGlue` renames the
+ * keys to match. Returns the new bytes and the short names: `module` -> short module name,
+ * `module + " " + name` -> short name. The npm package keeps wasm-bindgen's names (its glue is
+ * wasm-bindgen's own).
+ */
+function shortImports(bytes) {
+  const fail = (what) => {
+    console.error(`build: cannot rename the wasm's imports: ${what}`);
+    process.exit(1);
+  };
+  let p = 0;
+  const leb = () => {
+    let r = 0;
+    let shift = 0;
+    for (;;) {
+      const c = bytes[p++];
+      r += (c & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(c & 0x80)) return r;
+    }
+  };
+  const enc = (n) => {
+    const o = [];
+    do {
+      let c = n % 128;
+      n = Math.floor(n / 128);
+      if (n) c |= 0x80;
+      o.push(c);
+    } while (n);
+    return o;
+  };
+  const str = () => {
+    const n = leb();
+    const s = new TextDecoder().decode(bytes.subarray(p, p + n));
+    p += n;
+    return s;
+  };
+  const vec = (s) => {
+    const b = [...new TextEncoder().encode(s)];
+    return [...enc(b.length), ...b];
+  };
+  /** a, b, ..., z, ba, bb, ...: the i-th short name. */
+  const short = (i) => (i < 26 ? "" : short(Math.floor(i / 26) - 1)) + String.fromCharCode(97 + (i % 26));
+  const modules = new Map();
+  const names = new Map();
+  const out = [...bytes.subarray(0, 8)];
+  p = 8;
+  while (p < bytes.length) {
+    const id = bytes[p++];
+    const size = leb();
+    const end = p + size;
+    if (id !== 2) {
+      out.push(id, ...enc(size), ...bytes.subarray(p, end));
+      p = end;
+      continue;
+    }
+    const body = [];
+    const count = leb();
+    body.push(...enc(count));
+    for (let i = 0; i < count; i++) {
+      const module = str();
+      const name = str();
+      if (module !== "./scantrack_bg.js" && !/^\.\/snippets\/[^/]+\/js\/host\.js$/.test(module)) fail(`an import from ${module}`);
+      if (!modules.has(module)) modules.set(module, short(modules.size));
+      const key = module + " " + name;
+      if (names.has(key)) fail(`${key} imported twice`);
+      names.set(key, short(names.size));
+      body.push(...vec(modules.get(module)), ...vec(names.get(key)));
+      const descStart = p;
+      const kind = bytes[p++];
+      const limits = () => {
+        const flags = bytes[p++];
+        if (flags > 3) fail(`limits flags ${flags}`);
+        leb();
+        if (flags & 1) leb();
+      };
+      if (kind === 0) leb();
+      else if (kind === 1) (p++, limits());
+      else if (kind === 2) limits();
+      else if (kind === 3) p += 2;
+      else fail(`an import of kind ${kind}`);
+      body.push(...bytes.subarray(descStart, p));
+    }
+    if (p !== end) fail("the import section's size");
+    out.push(2, ...enc(body.length), ...body);
+  }
+  return { bytes: Uint8Array.from(out), modules, names };
+}
+
 const sri = (path) => "sha384-" + createHash("sha384").update(readFileSync(path)).digest("base64");
 
 hardenGlue();
 mkdirSync(DIST, { recursive: true });
-copyFileSync(`pkg/${WASM}`, `${DIST}/${WASM}`);
+const shortened = shortImports(readFileSync(`pkg/${WASM}`));
+writeFileSync(`${DIST}/${WASM}`, shortened.bytes);
+// The renamed module must still be one the browser accepts, with the same imports in number.
+if (WebAssembly.Module.imports(new WebAssembly.Module(shortened.bytes)).length !== shortened.names.size) {
+  console.error("build: the wasm with short import names does not read back");
+  process.exit(1);
+}
 const wasmIntegrity = sri(`${DIST}/${WASM}`);
 
 await build({
