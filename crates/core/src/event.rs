@@ -293,12 +293,7 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
                     ]),
                 ));
             }
-            if let Some(e) = validate::properties_errors_sized(&props, size)
-                .into_iter()
-                .next()
-            {
-                return Err(invalid("properties", e.msg));
-            }
+            check("properties", validate::check_properties_sized(&props, size))?;
         }
         Some(other) => {
             return Err(invalid(
