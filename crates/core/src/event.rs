@@ -11,7 +11,7 @@ use crate::json::{self, Number, Value};
 use crate::pii::{self, EmailNormalization, PiiError, PiiPolicy};
 use crate::text::{concat, dec};
 use crate::time::{format_rfc3339_millis, Millis};
-use crate::validate::{self, MAX_PROPERTIES_BYTES, MAX_URL_CHARS};
+use crate::validate::{self, MAX_URL_CHARS};
 
 /// How deep `properties` may nest (the object itself is level 1). The collector, like the
 /// core's parser, reads at most `json::MAX_DEPTH` (64) levels in a whole body, and an event sits
@@ -282,17 +282,6 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
             let before = out.len();
             props.write_json(&mut out);
             let size = out.len() - before;
-            if size > MAX_PROPERTIES_BYTES {
-                return Err(invalid(
-                    "properties",
-                    concat(&[
-                        &dec(size as u64),
-                        " bytes as compact JSON; the limit is ",
-                        &dec(MAX_PROPERTIES_BYTES as u64),
-                        ": send fewer or shorter values",
-                    ]),
-                ));
-            }
             check("properties", validate::check_properties_sized(&props, size))?;
         }
         Some(other) => {
@@ -530,7 +519,7 @@ mod tests {
     fn properties_over_the_limit_are_refused_with_their_size() {
         let big = Value::Object(vec![(
             "pad".into(),
-            Value::String("x".repeat(MAX_PROPERTIES_BYTES)),
+            Value::String("x".repeat(validate::MAX_PROPERTIES_BYTES)),
         )]);
         let e = build(
             EventInput::new("big").with_properties(big),
@@ -539,7 +528,8 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "properties: 10250 bytes as compact JSON; the limit is 10240: send fewer or shorter values"
+            "properties: 10250 bytes as compact JSON; at most 10240 are allowed: send fewer or \
+             shorter values"
         );
     }
 }

@@ -604,7 +604,6 @@ fn properties_size_error(size: usize) -> Option<FieldError> {
     (size > MAX_PROPERTIES_BYTES).then(|| {
         FieldError::new(
             concat(&[
-                "properties is ",
                 &dec(size as u64),
                 " bytes as compact JSON; at most ",
                 &dec(MAX_PROPERTIES_BYTES as u64),
@@ -1328,7 +1327,7 @@ mod tests {
         assert!(
             issue
                 .msg
-                .starts_with("properties is 10241 bytes as compact JSON"),
+                .starts_with("10241 bytes as compact JSON; at most 10240 are allowed"),
             "{}",
             issue.msg
         );
