@@ -354,12 +354,7 @@ pub fn write_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push('"');
-    // Most strings need no escape: one copy after one tight scan.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
+    // Runs of plain text are copied whole: a string that needs no escape is one copy.
     let mut run = 0;
     for (i, &b) in s.as_bytes().iter().enumerate() {
         let named = match b {
