@@ -119,7 +119,10 @@ impl EventInput {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrackError {
     /// A field breaks a rule of the contract.
-    Invalid { field: String, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     /// The privacy guard refused it (policy `reject`, or a bad identity).
     Pii(PiiError),
     /// Consent is `denied` (or Global Privacy Control): nothing is tracked.
@@ -161,11 +164,8 @@ fn not_finite(amount: &str) -> TrackError {
     )
 }
 
-pub(crate) fn invalid(field: &str, message: String) -> TrackError {
-    TrackError::Invalid {
-        field: field.to_string(),
-        message,
-    }
+pub(crate) fn invalid(field: &'static str, message: String) -> TrackError {
+    TrackError::Invalid { field, message }
 }
 
 /// What the pipeline knows that the page does not say.
@@ -234,8 +234,9 @@ pub fn build(mut input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackErr
 
 fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
     let (policy, mode) = (ctx.pii_policy, ctx.email_normalization);
-    let check =
-        |field: &str, r: Result<(), validate::FieldError>| r.map_err(|e| invalid(field, e.msg));
+    let check = |field: &'static str, r: Result<(), validate::FieldError>| {
+        r.map_err(|e| invalid(field, e.msg))
+    };
     let trimmed = input.name.trim();
     let name = match pii::scrub_str(trimmed, policy, mode, "event_name")? {
         Some(clean) => clean,
@@ -335,7 +336,7 @@ mod tests {
         let cases = [
             (
                 TrackError::Invalid {
-                    field: "url".into(),
+                    field: "url",
                     message: "too long".into(),
                 },
                 "url: too long",
