@@ -11,7 +11,7 @@ use crate::json::{self, Number, Value};
 use crate::pii::{self, EmailNormalization, PiiError, PiiPolicy};
 use crate::text::{concat, dec};
 use crate::time::{format_rfc3339_millis, Millis};
-use crate::validate::{self, MAX_PROPERTIES_BYTES, MAX_URL_CHARS};
+use crate::validate::{self, MAX_URL_CHARS};
 
 /// How deep `properties` may nest (the object itself is level 1). The collector, like the
 /// core's parser, reads at most `json::MAX_DEPTH` (64) levels in a whole body, and an event sits
@@ -119,7 +119,10 @@ impl EventInput {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrackError {
     /// A field breaks a rule of the contract.
-    Invalid { field: String, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     /// The privacy guard refused it (policy `reject`, or a bad identity).
     Pii(PiiError),
     /// Consent is `denied` (or Global Privacy Control): nothing is tracked.
@@ -161,11 +164,8 @@ fn not_finite(amount: &str) -> TrackError {
     )
 }
 
-pub(crate) fn invalid(field: &str, message: String) -> TrackError {
-    TrackError::Invalid {
-        field: field.to_string(),
-        message,
-    }
+pub(crate) fn invalid(field: &'static str, message: String) -> TrackError {
+    TrackError::Invalid { field, message }
 }
 
 /// What the pipeline knows that the page does not say.
@@ -190,18 +190,16 @@ fn truncate_chars(s: &mut String, max: usize) {
     s.truncate(keep);
 }
 
-/// Scrubs an optional page string (url, referrer) and bounds its length.
-fn page_string(
-    s: Option<String>,
-    field: &str,
-    ctx: &Context<'_>,
-) -> Result<Option<String>, TrackError> {
-    let Some(mut s) = s else { return Ok(None) };
-    if let Some(clean) = pii::scrub_str(&s, ctx.pii_policy, ctx.email_normalization, field)? {
-        s = clean;
+/// Scrubs an optional page string (url, referrer) in place and bounds its length, which
+/// settles the collector's length rule for it.
+fn page_string(s: &mut Option<String>, field: &str, ctx: &Context<'_>) -> Result<(), TrackError> {
+    if let Some(s) = s {
+        if let Some(clean) = pii::scrub_str(s, ctx.pii_policy, ctx.email_normalization, field)? {
+            *s = clean;
+        }
+        truncate_chars(s, MAX_URL_CHARS);
     }
-    truncate_chars(&mut s, MAX_URL_CHARS);
-    Ok(Some(s))
+    Ok(())
 }
 
 /// Appends `,"key":` (or `{"key":` for the first member) to the event's JSON text.
@@ -223,23 +221,32 @@ fn string_member(out: &mut String, key: &str, v: &str) {
 /// The event's JSON is written once, member by member, and each member is checked with the
 /// function `validate::check_event` applies to it (the collector's own rules, as a last line:
 /// anything that slipped past the checks before them is refused here with the collector's
-/// message instead of being sent and refused there). So the built event passes
-/// `check_event` without being parsed, walked or serialised a second time; the test
-/// `built_events_pass_the_shared_validation` pins that down.
-pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
+/// message instead of being sent and refused there), or is made to pass it (`url` and
+/// `referrer` are shortened to the limit; the amount's finiteness is checked with the
+/// caller's own message). So the built event passes `check_event` without being parsed,
+/// walked or serialised a second time; the test `built_events_pass_the_shared_validation`
+/// pins that down.
+pub fn build(mut input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
+    // `write` borrows the input, which is dropped here whichever check refuses it: its early
+    // returns then have next to nothing to clean up (smaller in the wasm).
+    write(&mut input, ctx)
+}
+
+fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
     let (policy, mode) = (ctx.pii_policy, ctx.email_normalization);
+    let check = |field: &'static str, r: Result<(), validate::FieldError>| {
+        r.map_err(|e| invalid(field, e.msg))
+    };
     let trimmed = input.name.trim();
     let name = match pii::scrub_str(trimmed, policy, mode, "event_name")? {
         Some(clean) => clean,
         None => trimmed.to_string(),
     };
-    validate::check_event_name(&name).map_err(|e| invalid("event_name", e.msg))?;
+    check("event_name", validate::check_event_name(&name))?;
 
-    let url = page_string(input.url, "url", ctx)?;
-    let referrer = page_string(input.referrer, "referrer", ctx)?;
+    page_string(&mut input.url, "url", ctx)?;
+    page_string(&mut input.referrer, "referrer", ctx)?;
     let timestamp = format_rfc3339_millis(ctx.timestamp);
-    let check =
-        |field: &str, r: Result<(), validate::FieldError>| r.map_err(|e| invalid(field, e.msg));
     // In `check_event`'s field order, so that the first problem is the one it would give.
     check("event_id", validate::check_uuid_str(ctx.event_id))?;
     check("scan_session_id", validate::check_uuid_str(ctx.session_id))?;
@@ -247,27 +254,21 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
         "timestamp",
         validate::check_timestamp(&timestamp).map(|_| ()),
     )?;
-    for (field, v) in [("url", &url), ("referrer", &referrer)] {
-        if let Some(v) = v {
-            check(field, validate::check_page_string(field, v))?;
-        }
-    }
 
     let mut out = String::with_capacity(256);
     string_member(&mut out, "event_id", ctx.event_id);
     string_member(&mut out, "scan_session_id", ctx.session_id);
     string_member(&mut out, "event_name", &name);
     string_member(&mut out, "timestamp", &timestamp);
-    if let Some(url) = &url {
-        string_member(&mut out, "url", url);
+    for (key, v) in [("url", &input.url), ("referrer", &input.referrer)] {
+        if let Some(v) = v {
+            string_member(&mut out, key, v);
+        }
     }
-    if let Some(referrer) = &referrer {
-        string_member(&mut out, "referrer", referrer);
-    }
-    match input.properties {
+    match &mut input.properties {
         None | Some(Value::Null) => {}
-        Some(mut props @ Value::Object(_)) => {
-            if deeper_than(&props, MAX_PROPERTIES_DEPTH) {
+        Some(props @ Value::Object(_)) => {
+            if deeper_than(props, MAX_PROPERTIES_DEPTH) {
                 return Err(invalid(
                     "properties",
                     concat(&[
@@ -277,28 +278,12 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
                     ]),
                 ));
             }
-            pii::scrub_value(&mut props, policy, mode, "properties")?;
+            pii::scrub_value(props, policy, mode, "properties")?;
             member(&mut out, "properties");
             let before = out.len();
             props.write_json(&mut out);
             let size = out.len() - before;
-            if size > MAX_PROPERTIES_BYTES {
-                return Err(invalid(
-                    "properties",
-                    concat(&[
-                        &dec(size as u64),
-                        " bytes as compact JSON; the limit is ",
-                        &dec(MAX_PROPERTIES_BYTES as u64),
-                        ": send fewer or shorter values",
-                    ]),
-                ));
-            }
-            if let Some(e) = validate::properties_errors_sized(&props, size)
-                .into_iter()
-                .next()
-            {
-                return Err(invalid("properties", e.msg));
-            }
+            check("properties", validate::check_properties_sized(props, size))?;
         }
         Some(other) => {
             return Err(invalid(
@@ -310,19 +295,21 @@ pub fn build(input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> 
             ))
         }
     }
-    if let Some(c) = input.conversion {
+    if let Some(c) = &input.conversion {
         let currency = c.currency.trim().to_ascii_uppercase();
-        validate::check_currency(&currency)
-            .map_err(|e| invalid("conversion_value.currency", e.msg))?;
-        let amount = match c.amount {
-            Amount::Number(n) if n.is_finite() => n,
+        check(
+            "conversion_value.currency",
+            validate::check_currency(&currency),
+        )?;
+        // The collector's rule for the amount (`validate::check_amount`): a finite number.
+        let amount = match &c.amount {
+            Amount::Number(n) if n.is_finite() => n.as_str(),
             Amount::Number(n) => return Err(not_finite(n.as_str())),
             Amount::NotFinite(what) => return Err(not_finite(what)),
         };
-        check("conversion_value.amount", validate::check_amount(&amount))?;
         member(&mut out, "conversion_value");
         out.push_str("{\"amount\":");
-        out.push_str(amount.as_str());
+        out.push_str(amount);
         string_member(&mut out, "currency", &currency);
         out.push('}');
     }
@@ -349,7 +336,7 @@ mod tests {
         let cases = [
             (
                 TrackError::Invalid {
-                    field: "url".into(),
+                    field: "url",
                     message: "too long".into(),
                 },
                 "url: too long",
@@ -535,7 +522,7 @@ mod tests {
     fn properties_over_the_limit_are_refused_with_their_size() {
         let big = Value::Object(vec![(
             "pad".into(),
-            Value::String("x".repeat(MAX_PROPERTIES_BYTES)),
+            Value::String("x".repeat(validate::MAX_PROPERTIES_BYTES)),
         )]);
         let e = build(
             EventInput::new("big").with_properties(big),
@@ -544,7 +531,8 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "properties: 10250 bytes as compact JSON; the limit is 10240: send fewer or shorter values"
+            "properties: 10250 bytes as compact JSON; at most 10240 are allowed: send fewer or \
+             shorter values"
         );
     }
 }

@@ -108,8 +108,8 @@ impl Parser<'_> {
     fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
         match self.peek() {
             None => Err(self.err("unexpected end of input")),
-            Some(b'{') => self.object(depth + 1),
-            Some(b'[') => self.array(depth + 1),
+            Some(b'{') => self.container(depth + 1, true),
+            Some(b'[') => self.container(depth + 1, false),
             Some(b'"') => self.string().map(Value::String),
             Some(b't') => self.literal("true", Value::Bool(true)),
             Some(b'f') => self.literal("false", Value::Bool(false)),
@@ -128,81 +128,69 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
+    /// An array or (`object`) an object starting at its opening bracket: one loop for both, as
+    /// they differ only in the key before each value and in the closing byte.
+    fn container(&mut self, depth: usize, object: bool) -> Result<Value, JsonError> {
         if depth > MAX_DEPTH {
             return Err(self.err("nesting too deep"));
         }
-        self.pos += 1; // '['
+        let (close, expected) = match object {
+            true => (b'}', "expected ',' or '}'"),
+            false => (b']', "expected ',' or ']'"),
+        };
+        self.pos += 1; // '[' or '{'
         let mut items = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(Value::Array(items));
-        }
-        loop {
-            items.push(self.value(depth)?);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.peek() == Some(b']') {
-                        return Err(self.err("trailing comma"));
-                    }
-                }
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(Value::Array(items));
-                }
-                None => return Err(self.err("unexpected end of input")),
-                Some(_) => return Err(self.err("expected ',' or ']'")),
-            }
-        }
-    }
-
-    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
-        if depth > MAX_DEPTH {
-            return Err(self.err("nesting too deep"));
-        }
-        self.pos += 1; // '{'
         let mut members = Vec::new();
         self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Ok(Value::Object(members));
-        }
-        loop {
-            match self.peek() {
-                Some(b'"') => {}
-                None => return Err(self.err("unexpected end of input")),
-                Some(_) => return Err(self.err("expected a string key")),
-            }
-            let key = self.string()?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b':') => self.pos += 1,
-                None => return Err(self.err("unexpected end of input")),
-                Some(_) => return Err(self.err("expected ':'")),
-            }
-            self.skip_ws();
-            let value = self.value(depth)?;
-            members.push((key, value));
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.peek() == Some(b'}') {
-                        return Err(self.err("trailing comma"));
+        if self.peek() != Some(close) {
+            loop {
+                let key = match object {
+                    true => {
+                        self.expect(b'"', "expected a string key")?;
+                        let key = self.string()?;
+                        self.skip_ws();
+                        self.expect(b':', "expected ':'")?;
+                        self.pos += 1;
+                        self.skip_ws();
+                        Some(key)
                     }
+                    false => None,
+                };
+                let value = self.value(depth)?;
+                match key {
+                    Some(key) => members.push((key, value)),
+                    None => items.push(value),
                 }
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(Value::Object(members));
+                self.skip_ws();
+                self.expect_one_of(b',', close, expected)?;
+                if self.peek() == Some(close) {
+                    break;
                 }
-                None => return Err(self.err("unexpected end of input")),
-                Some(_) => return Err(self.err("expected ',' or '}'")),
+                self.pos += 1; // ','
+                self.skip_ws();
+                if self.peek() == Some(close) {
+                    return Err(self.err("trailing comma"));
+                }
             }
+        }
+        self.pos += 1; // ']' or '}'
+        Ok(match object {
+            true => Value::Object(members),
+            false => Value::Array(items),
+        })
+    }
+
+    /// Checks (without consuming it) that the next byte is `want`: else the end of input, or
+    /// `message`.
+    fn expect(&self, want: u8, message: &'static str) -> Result<(), JsonError> {
+        self.expect_one_of(want, want, message)
+    }
+
+    fn expect_one_of(&self, a: u8, b: u8, message: &'static str) -> Result<(), JsonError> {
+        match self.peek() {
+            Some(c) if c == a || c == b => Ok(()),
+            None => Err(self.err("unexpected end of input")),
+            Some(_) => Err(self.err(message)),
         }
     }
 
@@ -366,12 +354,7 @@ pub fn write_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push('"');
-    // Most strings need no escape: one copy after one tight scan.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
+    // Runs of plain text are copied whole: a string that needs no escape is one copy.
     let mut run = 0;
     for (i, &b) in s.as_bytes().iter().enumerate() {
         let named = match b {

@@ -58,10 +58,9 @@ pub fn encode_sends(site_id: &str, sends: &[Millis]) -> String {
 /// for pacing, not data: a broken value only costs the advice).
 pub fn decode_sends(text: &str, site_id: &str) -> Result<Vec<Millis>, PersistError> {
     let v = parse(text, site_id)?;
-    let items = v
-        .get("sends")
-        .and_then(Value::as_array)
-        .ok_or_else(|| PersistError::Corrupt("no sends array".into()))?;
+    let Some(items) = v.get("sends").and_then(Value::as_array) else {
+        return Err(PersistError::Corrupt("no sends array"));
+    };
     let mut out = Vec::with_capacity(items.len());
     for t in items {
         if let Some(t) = millis_of(Some(t)) {
@@ -74,8 +73,10 @@ pub fn decode_sends(text: &str, site_id: &str) -> Result<Vec<Millis>, PersistErr
 /// Why a stored value was discarded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PersistError {
-    /// Not JSON, or not shaped like our format.
-    Corrupt(String),
+    /// Not shaped like our format: what is missing or wrong.
+    Corrupt(&'static str),
+    /// Not JSON.
+    NotJson(json::JsonError),
     /// Written by a format version this code does not read.
     Version(u64),
     /// Written for another site id.
@@ -86,9 +87,8 @@ impl PersistError {
     /// What `Display` writes, built without `core::fmt`.
     pub fn describe(&self) -> String {
         match self {
-            PersistError::Corrupt(why) => {
-                concat(&["stored value is corrupt (", why, "); discarded"])
-            }
+            PersistError::Corrupt(why) => corrupt(why),
+            PersistError::NotJson(e) => corrupt(&e.describe()),
             PersistError::Version(v) => concat(&[
                 "stored value has format version ",
                 &dec(*v),
@@ -103,6 +103,10 @@ impl PersistError {
             ]),
         }
     }
+}
+
+fn corrupt(why: &str) -> String {
+    concat(&["stored value is corrupt (", why, "); discarded"])
 }
 
 impl core::fmt::Display for PersistError {
@@ -168,7 +172,7 @@ pub fn encode_queue(
 
 /// Parses a stored value and checks its version and site.
 fn parse(text: &str, site_id: &str) -> Result<Value, PersistError> {
-    let v = json::parse(text).map_err(|e| PersistError::Corrupt(e.describe()))?;
+    let v = json::parse(text).map_err(PersistError::NotJson)?;
     check_header(&v, site_id)?;
     Ok(v)
 }
@@ -176,10 +180,7 @@ fn parse(text: &str, site_id: &str) -> Result<Value, PersistError> {
 /// Checks version and site of a stored object.
 fn check_header(v: &Value, site_id: &str) -> Result<(), PersistError> {
     if !matches!(v, Value::Object(_)) {
-        return Err(PersistError::Corrupt(concat(&[
-            "expected an object, found ",
-            v.type_name(),
-        ])));
+        return Err(PersistError::Corrupt("not a JSON object"));
     }
     match v
         .get("v")
@@ -188,12 +189,12 @@ fn check_header(v: &Value, site_id: &str) -> Result<(), PersistError> {
     {
         Some(FORMAT_VERSION) => {}
         Some(other) => return Err(PersistError::Version(other)),
-        None => return Err(PersistError::Corrupt("no format version".into())),
+        None => return Err(PersistError::Corrupt("no format version")),
     }
     match v.get("site_id").and_then(Value::as_str) {
         Some(s) if s == site_id => Ok(()),
         Some(s) => Err(PersistError::ForeignSite(s.to_string())),
-        None => Err(PersistError::Corrupt("no site_id".into())),
+        None => Err(PersistError::Corrupt("no site_id")),
     }
 }
 
@@ -207,10 +208,9 @@ fn millis_of(v: Option<&Value>) -> Option<Millis> {
 /// event's `event_id` and an event that passes the wire validation; others are skipped.
 pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistError> {
     let v = parse(text, site_id)?;
-    let entries = v
-        .get("events")
-        .and_then(Value::as_array)
-        .ok_or_else(|| PersistError::Corrupt("no events array".into()))?;
+    let Some(entries) = v.get("events").and_then(Value::as_array) else {
+        return Err(PersistError::Corrupt("no events array"));
+    };
     let paused_until = millis_of(v.get("pause")).unwrap_or(Millis::ZERO);
     let mut out = DecodedQueue {
         events: Vec::with_capacity(entries.len()),
@@ -265,17 +265,20 @@ pub fn encode_session(site_id: &str, s: &Session) -> String {
 /// Decodes a stored session for `site_id`.
 pub fn decode_session(text: &str, site_id: &str) -> Result<Session, PersistError> {
     let v = parse(text, site_id)?;
-    let id = v
+    let Some(id) = v
         .get("id")
         .and_then(Value::as_str)
         .and_then(uuid::parse_canonical)
-        .ok_or_else(|| PersistError::Corrupt("no valid session id".into()))?;
-    let last_activity =
-        millis_of(v.get("last")).ok_or_else(|| PersistError::Corrupt("no last activity".into()))?;
+    else {
+        return Err(PersistError::Corrupt("no valid session id"));
+    };
+    let Some(last_activity) = millis_of(v.get("last")) else {
+        return Err(PersistError::Corrupt("no last activity"));
+    };
     let email_hash = match v.get("email_hash") {
         None | Some(Value::Null) => None,
         Some(Value::String(h)) if crate::pii::is_email_hash(h) => Some(h.clone()),
-        Some(_) => return Err(PersistError::Corrupt("invalid email_hash".into())),
+        Some(_) => return Err(PersistError::Corrupt("invalid email_hash")),
     };
     Ok(Session {
         id,
@@ -327,14 +330,16 @@ mod tests {
             decode_queue(other, "a"),
             Err(PersistError::ForeignSite("b".into()))
         );
-        assert!(matches!(
-            decode_queue("", "a"),
-            Err(PersistError::Corrupt(_))
-        ));
-        assert!(matches!(
+        let not_json = decode_queue("", "a").unwrap_err();
+        assert!(matches!(not_json, PersistError::NotJson(_)));
+        assert_eq!(
+            not_json.describe(),
+            "stored value is corrupt (invalid JSON at byte 0: unexpected end of input); discarded"
+        );
+        assert_eq!(
             decode_queue("[1]", "a"),
-            Err(PersistError::Corrupt(_))
-        ));
+            Err(PersistError::Corrupt("not a JSON object"))
+        );
     }
 
     #[test]

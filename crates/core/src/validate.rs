@@ -583,37 +583,47 @@ fn properties_errors(v: &Value) -> Vec<FieldError> {
     if !matches!(v, Value::Object(_)) {
         return vec![FieldError::not_an_object(v)];
     }
-    properties_errors_sized(v, v.to_json().len())
+    let mut out = Vec::new();
+    out.extend(properties_size_error(v.to_json().len()));
+    out.extend(properties_email_error(v));
+    out
 }
 
-/// The problems of the properties object `v` whose compact JSON is `size` bytes long: for a
-/// caller that wrote that JSON anyway and need not have it written twice (the client, building
-/// an event). Same rules and messages as `check_event` gives for `properties`.
-pub fn properties_errors_sized(v: &Value, size: usize) -> Vec<FieldError> {
-    let mut out = Vec::new();
-    if size > MAX_PROPERTIES_BYTES {
-        out.push(FieldError::new(
+/// `check_properties` for the properties object `v` whose compact JSON is `size` bytes long:
+/// for a caller that wrote that JSON anyway and need not have it written twice (the client,
+/// building an event). Same rules, order and messages; no list, as only the first problem is
+/// reported.
+pub fn check_properties_sized(v: &Value, size: usize) -> Result<(), FieldError> {
+    match properties_size_error(size).or_else(|| properties_email_error(v)) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn properties_size_error(size: usize) -> Option<FieldError> {
+    (size > MAX_PROPERTIES_BYTES).then(|| {
+        FieldError::new(
             concat(&[
-                "properties is ",
                 &dec(size as u64),
                 " bytes as compact JSON; at most ",
                 &dec(MAX_PROPERTIES_BYTES as u64),
                 " are allowed: send fewer or shorter values",
             ]),
             "value_error.properties.max_bytes",
-        ));
-    }
-    if let Some(path) = pii::find_email(v, "properties") {
-        out.push(FieldError::new(
-            concat(&[
-                &path,
-                " contains a raw email address; send it with identify({email}) so it is \
-                 hashed into user_identifiers.email_hash, or remove it",
-            ]),
-            "value_error.pii",
-        ));
-    }
-    out
+        )
+    })
+}
+
+fn properties_email_error(v: &Value) -> Option<FieldError> {
+    let path = pii::find_email(v, "properties")?;
+    Some(FieldError::new(
+        concat(&[
+            &path,
+            " contains a raw email address; send it with identify({email}) so it is \
+             hashed into user_identifiers.email_hash, or remove it",
+        ]),
+        "value_error.pii",
+    ))
 }
 
 /// The member `key` of `v` unless absent or `null`.
@@ -1317,7 +1327,7 @@ mod tests {
         assert!(
             issue
                 .msg
-                .starts_with("properties is 10241 bytes as compact JSON"),
+                .starts_with("10241 bytes as compact JSON; at most 10240 are allowed"),
             "{}",
             issue.msg
         );
