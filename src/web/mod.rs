@@ -134,12 +134,25 @@ struct Inner {
     href: String,
 }
 
+/// The value under `key`: in localStorage, or in `memory` once localStorage failed.
+fn stored(memory: &Option<Vec<(String, String)>>, key: &str) -> Option<String> {
+    match memory {
+        None => host::st_get(key),
+        Some(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
+    }
+}
+
 impl Inner {
-    fn get(&self, key: &str) -> Option<String> {
-        match &self.memory {
-            None => host::st_get(key),
-            Some(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
-        }
+    /// Performs the storage writes due at `now`, or all of them (`None`: the page is being
+    /// hidden).
+    fn write_storage(&mut self, now: Option<Millis>) {
+        let memory = &self.memory;
+        let get = |k: &str| stored(memory, k);
+        let ops = match now {
+            Some(t) => self.pipeline.poll_storage(t, &get),
+            None => self.pipeline.flush_storage(&get),
+        };
+        self.apply_storage(ops);
     }
 
     /// Performs the pipeline's storage operations; a storage failure switches to memory
@@ -492,7 +505,7 @@ impl Tracker {
                 let s = &mut *s;
                 let t = now();
                 s.pipeline.handle_timeout(t);
-                let site_sends = s.get(&s.sends_key);
+                let site_sends = stored(&s.memory, &s.sends_key);
                 s.pipeline.observe_site_sends(site_sends.as_deref());
                 let mut transmits = Vec::new();
                 while let Some(tx) = s.pipeline.poll_transmit(t) {
@@ -506,14 +519,7 @@ impl Tracker {
                     }
                     transmits.push(tx);
                 }
-                let ops = {
-                    let memory = &s.memory;
-                    s.pipeline.poll_storage(t, &|k| match memory {
-                        None => host::st_get(k),
-                        Some(m) => m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()),
-                    })
-                };
-                s.apply_storage(ops);
+                s.write_storage(Some(t));
                 while let Some(r) = s.pipeline.poll_report() {
                     s.notices.push(Notice::Report(r));
                 }
@@ -622,14 +628,7 @@ impl Tracker {
         let chunks = {
             let mut s = self.inner.borrow_mut();
             let s = &mut *s;
-            let ops = {
-                let memory = &s.memory;
-                s.pipeline.flush_storage(&|k| match memory {
-                    None => host::st_get(k),
-                    Some(m) => m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()),
-                })
-            };
-            s.apply_storage(ops);
+            s.write_storage(None);
             let budget = MAX_KEEPALIVE_BYTES.saturating_sub(s.pipeline.in_flight_bytes());
             s.pipeline.drain_for_unload(budget, now())
         };
