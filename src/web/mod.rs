@@ -112,7 +112,10 @@ struct Inner {
     memory: Option<Vec<(String, String)>>,
     /// The instant the host's timer is armed for.
     timer: Option<Millis>,
-    listeners: Vec<Listener>,
+    /// The Rust callers' listener (`on_notice` chains a new one after it): one optional
+    /// pointer, not a `Vec`, because JavaScript callers never set one and every visitor would
+    /// download a list's growth and drop code for nothing.
+    listener: Option<Listener>,
     /// Started from JavaScript: notices also go to the host as JSON.
     js: bool,
     notices: Vec<Notice>,
@@ -248,7 +251,7 @@ impl Tracker {
                 tid,
                 memory,
                 timer: None,
-                listeners: listener.into_iter().collect(),
+                listener,
                 js,
                 notices,
                 flush_waiters: Vec::new(),
@@ -271,7 +274,14 @@ impl Tracker {
 
     /// Adds a listener for every notice (delivered, dropped, error, debug).
     pub fn on_notice(&self, listener: impl Fn(&Notice) + 'static) {
-        self.inner.borrow_mut().listeners.push(Rc::new(listener));
+        let mut s = self.inner.borrow_mut();
+        let before = s.listener.take();
+        s.listener = Some(Rc::new(move |n: &Notice| {
+            if let Some(l) = &before {
+                l(n);
+            }
+            listener(n);
+        }));
     }
 
     /// Reports a refused call and returns the error.
@@ -500,7 +510,7 @@ impl Tracker {
         let mut again = true;
         while again {
             again = false;
-            let (transmits, notices, listeners, settled, js) = {
+            let (transmits, notices, listener, settled, js) = {
                 let mut s = self.inner.borrow_mut();
                 let s = &mut *s;
                 let t = now();
@@ -535,7 +545,7 @@ impl Tracker {
                 (
                     transmits,
                     std::mem::take(&mut s.notices),
-                    s.listeners.clone(),
+                    s.listener.clone(),
                     settled,
                     s.js.then_some(s.tid),
                 )
@@ -547,7 +557,7 @@ impl Tracker {
                 if let Some(tid) = js {
                     host::st_report(tid, &notice_json(n));
                 }
-                for l in &listeners {
+                if let Some(l) = &listener {
                     l(n);
                 }
             }
