@@ -31,7 +31,7 @@ use crate::json;
 use crate::names::Names;
 use crate::persist::{self, PersistError};
 use crate::pii;
-use crate::queue::{Queue, TransmitId};
+use crate::queue::{Queue, QueuedEvent, TransmitId};
 use crate::response::{classify, Outcome, Refusal, Verdict};
 use crate::retry::{Backoff, Pacer};
 use crate::session::{session_id_from_url, Session};
@@ -338,19 +338,14 @@ impl Pipeline {
 
     fn enqueue(&mut self, id: String, name: String, json: String, at: Millis) {
         let max = self.config.max_queue_bytes;
-        let (_, evicted) = self.queue.push(id, name, json, at);
-        for e in evicted {
+        for e in self.queue.push(id, name, json, at) {
             self.resolve(&e.id);
-            self.reports.push(Some(Report::Dropped {
-                event_id: e.id,
-                event_name: e.name,
-                reason: DropReason::Evicted,
-                message: concat(&[
-                    "the queue is full (",
-                    &dec(max as u64),
-                    " bytes, maxQueueBytes); the oldest event was evicted",
-                ]),
-            }));
+            let message = concat(&[
+                "the queue is full (",
+                &dec(max as u64),
+                " bytes, maxQueueBytes); the oldest event was evicted",
+            ]);
+            self.report_dropped(e, DropReason::Evicted, message);
         }
         self.mark_queue_dirty();
     }
@@ -439,12 +434,8 @@ impl Pipeline {
         match consent {
             Consent::Denied => {
                 for e in self.queue.clear() {
-                    self.reports.push(Some(Report::Dropped {
-                        event_id: e.id,
-                        event_name: e.name,
-                        reason: DropReason::ConsentDenied,
-                        message: "consent was denied; the event was discarded".into(),
-                    }));
+                    let message = "consent was denied; the event was discarded".into();
+                    self.report_dropped(e, DropReason::ConsentDenied, message);
                 }
                 self.in_flight.clear();
                 self.expired.clear();
@@ -670,14 +661,21 @@ impl Pipeline {
     fn drop_event(&mut self, id: &str, reason: DropReason, message: String) {
         if let Some(e) = self.queue.remove(id) {
             self.resolve(id);
-            self.reports.push(Some(Report::Dropped {
-                event_id: e.id,
-                event_name: e.name,
-                reason,
-                message,
-            }));
+            self.report_dropped(e, reason, message);
             self.mark_queue_dirty();
         }
+    }
+
+    /// The one place a `Dropped` report is built (eviction, consent, the collector's verdicts).
+    /// Takes the box as the queue hands it out: unboxing first costs a move per event.
+    #[allow(clippy::boxed_local)]
+    fn report_dropped(&mut self, e: Box<QueuedEvent>, reason: DropReason, message: String) {
+        self.reports.push(Some(Report::Dropped {
+            event_id: e.id,
+            event_name: e.name,
+            reason,
+            message,
+        }));
     }
 
     /// Drops each of `ids` with the same `reason` and `message` (one loop for the verdicts
