@@ -103,6 +103,14 @@ fn storage_notice(why: &str) -> Notice {
     }
 }
 
+/// A call the tracker refused.
+fn invalid_call(message: String) -> Notice {
+    Notice::Error {
+        kind: "invalid_call",
+        message,
+    }
+}
+
 struct Inner {
     pipeline: Pipeline,
     /// The host's id of this tracker.
@@ -284,21 +292,17 @@ impl Tracker {
         }));
     }
 
-    /// Reports a refused call and returns the error.
-    fn refused<T>(&self, e: TrackError) -> Result<T, TrackError> {
+    /// Reports a refused call (not generic over the call's result: one copy in the wasm).
+    fn refused(&self, e: &TrackError) {
         {
             let mut s = self.inner.borrow_mut();
-            let notice = match &e {
-                TrackError::ConsentDenied => s.debug.then(|| Notice::Debug(e.message())),
-                _ => Some(Notice::Error {
-                    kind: "invalid_call",
-                    message: e.message(),
-                }),
-            };
-            s.notices.extend(notice);
+            match e {
+                TrackError::ConsentDenied if !s.debug => {}
+                TrackError::ConsentDenied => s.notices.push(Notice::Debug(e.message())),
+                _ => s.notices.push(invalid_call(e.message())),
+            }
         }
         self.drive();
-        Err(e)
     }
 
     /// Tracks one event; `url` and `referrer` default to the page's. Returns its `event_id`.
@@ -327,7 +331,10 @@ impl Tracker {
                 self.rearm();
                 Ok(id)
             }
-            Err(e) => self.refused(e),
+            Err(e) => {
+                self.refused(&e);
+                Err(e)
+            }
         }
     }
 
@@ -383,7 +390,11 @@ impl Tracker {
                 Err(hash) => p.identify_hash(hash, at),
             }
         };
-        r.or_else(|e| self.refused(e)).map(|_| self.drive())
+        match &r {
+            Ok(()) => self.drive(),
+            Err(e) => self.refused(e),
+        }
+        r
     }
 
     /// Sends what is queued now (within backoff and pacing). The future completes once every
@@ -415,10 +426,7 @@ impl Tracker {
         {
             let mut s = self.inner.borrow_mut();
             if s.gpc && consent != Consent::Denied {
-                s.notices.push(Notice::Error {
-                    kind: "invalid_call",
-                    message: "consent stays denied: Global Privacy Control is on (set honorGlobalPrivacyControl: false to decide otherwise)".into(),
-                });
+                s.notices.push(invalid_call("consent stays denied: Global Privacy Control is on (set honorGlobalPrivacyControl: false to decide otherwise)".into()));
             } else {
                 s.pipeline.set_consent(consent, at);
             }
@@ -464,10 +472,7 @@ impl Tracker {
         let command = match command::parse(parts.next().unwrap_or("")) {
             Ok(c) => c,
             Err(message) => {
-                self.inner.borrow_mut().notices.push(Notice::Error {
-                    kind: "invalid_call",
-                    message,
-                });
+                self.inner.borrow_mut().notices.push(invalid_call(message));
                 return self.drive();
             }
         };
