@@ -482,9 +482,8 @@ impl Pipeline {
     /// `persist::sends_key`). Call before `poll_transmit`: all tabs of a site together stay
     /// under `SITE_MAX_REQUESTS_PER_MINUTE`.
     pub fn observe_site_sends(&mut self, stored: Option<&str>) {
-        let site = self.config.site_id().to_string();
         let sends = stored
-            .and_then(|t| persist::decode_sends(t, &site).ok())
+            .and_then(|t| persist::decode_sends(t, self.config.site_id()).ok())
             .unwrap_or_default();
         self.pacer.others_sent(&sends, self.now);
     }
@@ -926,8 +925,7 @@ impl Pipeline {
     /// This page's queue merged with `stored` (what another tab may have written since):
     /// stored events this page neither holds nor resolved are kept, oldest first.
     fn merged_queue(&mut self, stored: Option<&str>) -> String {
-        let site = self.config.site_id().to_string();
-        let foreign = match stored.map(|t| persist::decode_queue(t, &site)) {
+        let foreign = match stored.map(|t| persist::decode_queue(t, self.config.site_id())) {
             Some(Ok(d)) => {
                 // Another tab was told to wait: so is this one (all tabs of a site share
                 // the collector's limit).
@@ -959,7 +957,7 @@ impl Pipeline {
         } else {
             Millis::ZERO
         };
-        persist::encode_queue(&site, pause, &events)
+        persist::encode_queue(self.config.site_id(), pause, &events)
     }
 
     // ---- state, for the shell and for tests ----------------------------------------------
