@@ -804,21 +804,24 @@ impl Pipeline {
     /// (a batch becomes due or allowed, a request times out, a storage write is due). Arm one
     /// timer for it; when it fires call `handle_timeout`, `poll_transmit`, `poll_storage`.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let mut next: Option<Millis> = None;
-        let mut consider = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
+        // The earliest of the candidates, `NEVER` standing for none: plain `min`s, no
+        // `Option` or iterator adapter per candidate. A candidate at `u64::MAX` (a pause
+        // "until the end of time" from an absurd Retry-After) counts as none: no timer for it.
+        const NEVER: Millis = Millis(u64::MAX);
+        let mut next = NEVER;
         for f in &self.in_flight {
-            consider(f.deadline);
+            next = next.min(f.deadline);
         }
         if self.clear_storage || (self.sends_dirty && self.consent == Consent::Granted) {
-            consider(self.now);
+            next = next.min(self.now);
         }
         if self.consent == Consent::Granted {
-            let delay = self.config.persist_delay;
-            for since in [self.queue_dirty_since, self.session_dirty_since]
-                .into_iter()
-                .flatten()
-            {
-                consider(since.add(delay));
+            let dirty_since = match (self.queue_dirty_since, self.session_dirty_since) {
+                (Some(q), Some(s)) => Some(q.min(s)),
+                (q, s) => q.or(s),
+            };
+            if let Some(since) = dirty_since {
+                next = next.min(since.add(self.config.persist_delay));
             }
             let idle_first = self.queue.idle().next();
             if let (Some(first), None) = (idle_first, &self.stopped) {
@@ -828,11 +831,11 @@ impl Pipeline {
                     } else {
                         first.enqueued_at.add(self.config.flush_interval)
                     };
-                    consider(ready.max(self.paused_until).max(self.pacer.next_allowed()));
+                    next = next.min(ready.max(self.paused_until).max(self.pacer.next_allowed()));
                 }
             }
         }
-        next
+        (next != NEVER).then_some(next)
     }
 
     /// The next outcome to report to the page's callbacks.
