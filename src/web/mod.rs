@@ -466,10 +466,10 @@ impl Tracker {
 
     /// One queued call: `<ms> <event id or flush ticket> <JSON arguments>`.
     fn run_call(&self, call: &str) {
-        let mut parts = call.splitn(3, ' ');
-        let at = Millis(json::digits_u64(parts.next().unwrap_or("")).unwrap_or(0));
-        let extra = parts.next().unwrap_or("");
-        let command = match command::parse(parts.next().unwrap_or("")) {
+        let mut rest = call;
+        let at = Millis(json::digits_u64(cut(&mut rest, ' ')).unwrap_or(0));
+        let extra = cut(&mut rest, ' ');
+        let command = match command::parse(rest) {
             Ok(c) => c,
             Err(message) => {
                 self.inner.borrow_mut().notices.push(invalid_call(message));
@@ -620,13 +620,13 @@ impl Tracker {
             0 => Outcome::NetworkError(text),
             1 => Outcome::Timeout,
             status => {
-                let mut parts = text.splitn(4, '\n');
-                let mut header = || parts.next().filter(|h| !h.is_empty()).map(str::to_string);
+                let mut rest = text.as_str();
+                let mut header = || Some(cut(&mut rest, '\n')).filter(|h| !h.is_empty());
                 let mut r = HttpResponse::status(status);
-                r.retry_after = header();
-                r.rate_limit_remaining = header();
-                r.rate_limit_reset = header();
-                r.body = parts.next().unwrap_or("").to_string();
+                r.retry_after = header().map(str::to_string);
+                r.rate_limit_remaining = header().map(str::to_string);
+                r.rate_limit_reset = header().map(str::to_string);
+                r.body = rest.to_string();
                 Outcome::Http(r)
             }
         };
@@ -680,7 +680,15 @@ impl Tracker {
 }
 
 fn without_hash(url: &str) -> &str {
-    url.split('#').next().unwrap_or(url)
+    url.split_once('#').map_or(url, |(before, _)| before)
+}
+
+/// The text of `rest` before the first `sep` (all of it if there is none); `rest` keeps what
+/// follows. For the host's few-field messages: no `SplitN` iterator in the wasm.
+fn cut<'a>(rest: &mut &'a str, sep: char) -> &'a str {
+    let (field, tail) = rest.split_once(sep).unwrap_or((rest, ""));
+    *rest = tail;
+    field
 }
 
 /// A notice as the JSON object the JavaScript callbacks get:
