@@ -212,16 +212,19 @@ impl Tracker {
             memory = Some(Vec::new());
             notices.push(storage_notice(&why));
         }
-        let site = options.config.site_id().to_string();
-        let mut url = options.endpoint.clone();
-        url.push_str("/collect/batch");
-        let timeout = options
-            .config
-            .request_timeout
-            .as_millis()
-            .min(i32::MAX as u128) as f64;
+        let Options {
+            config,
+            mut endpoint,
+            auto_pageview,
+            consent,
+            debug,
+            honor_global_privacy_control,
+        } = options;
+        let site = config.site_id().to_string();
+        endpoint.push_str("/collect/batch");
+        let timeout = config.request_timeout.as_millis().min(i32::MAX as u128) as f64;
         let href = host::st_page(0);
-        let gpc = options.honor_global_privacy_control && host::st_page(3) == "1";
+        let gpc = honor_global_privacy_control && host::st_page(3) == "1";
         if gpc {
             notices.push(Notice::Debug(
                 "Global Privacy Control is on: nothing is tracked (honorGlobalPrivacyControl)"
@@ -230,7 +233,7 @@ impl Tracker {
         }
         let inner = Rc::new_cyclic(|weak| {
             let handle = std::rc::Weak::into_raw(weak.clone()) as usize as u32;
-            let tid = host::st_open(wasm_bindgen::exports(), handle, &url, timeout);
+            let tid = host::st_open(wasm_bindgen::exports(), handle, &endpoint, timeout);
             let (queue, session) = if memory.is_none() {
                 (
                     host::st_get(&persist::queue_key(&site)),
@@ -240,17 +243,13 @@ impl Tracker {
                 (None, None)
             };
             let pipeline = Pipeline::new(
-                options.config.clone(),
+                config,
                 Box::new(HostEntropy),
                 Startup {
                     stored_queue: queue.as_deref(),
                     stored_session: session.as_deref(),
                     page_url: Some(&href),
-                    consent: Some(if gpc {
-                        Consent::Denied
-                    } else {
-                        options.consent
-                    }),
+                    consent: Some(if gpc { Consent::Denied } else { consent }),
                 },
                 now(),
             );
@@ -263,8 +262,8 @@ impl Tracker {
                 js,
                 notices,
                 flush_waiters: Vec::new(),
-                debug: options.debug,
-                auto_pageview: options.auto_pageview,
+                debug,
+                auto_pageview,
                 gpc,
                 last_page: String::new(),
                 sends_key: persist::sends_key(&site),
@@ -273,7 +272,7 @@ impl Tracker {
             })
         });
         let tracker = Tracker { inner };
-        if options.auto_pageview {
+        if auto_pageview {
             let _ = tracker.page_at(None, None, now());
         }
         tracker.drive();
