@@ -477,32 +477,31 @@ impl Tracker {
         };
         // A track/page call carries the event id the page was given at the call.
         let id = (!extra.is_empty()).then(|| extra.to_string());
-        let _ = match command {
+        // A refusal is already reported (`refused`): the results are not needed here.
+        match command {
             Command::Track(mut input) => {
                 input.event_id = id;
-                self.track_at(input, at).map(drop)
+                let _ = self.track_at(input, at);
             }
-            Command::Page(props) => self.page_at(props, id, at).map(drop),
-            Command::IdentifyEmail(e) => self.identify(Ok(&e), at),
-            Command::IdentifyHash(h) => self.identify(Err(&h), at),
+            Command::Page(props) => {
+                let _ = self.page_at(props, id, at);
+            }
+            Command::IdentifyEmail(e) => {
+                let _ = self.identify(Ok(&e), at);
+            }
+            Command::IdentifyHash(h) => {
+                let _ = self.identify(Err(&h), at);
+            }
             Command::Flush => {
                 self.flush_for(Waiter::Js(json::digits_u64(extra).unwrap_or(0) as u32), at);
-                Ok(())
             }
-            Command::Consent(c) => {
-                self.consent_at(c, at);
-                Ok(())
-            }
+            Command::Consent(c) => self.consent_at(c, at),
             Command::Reset => {
                 self.inner.borrow_mut().pipeline.reset(at);
                 self.drive();
-                Ok(())
             }
-            Command::Debug(on) => {
-                self.set_debug(on);
-                Ok(())
-            }
-        };
+            Command::Debug(on) => self.set_debug(on),
+        }
     }
 
     // ---- the loop ------------------------------------------------------------------------
