@@ -103,6 +103,14 @@ fn storage_notice(why: &str) -> Notice {
     }
 }
 
+/// A call the tracker refused.
+fn invalid_call(message: String) -> Notice {
+    Notice::Error {
+        kind: "invalid_call",
+        message,
+    }
+}
+
 struct Inner {
     pipeline: Pipeline,
     /// The host's id of this tracker.
@@ -112,7 +120,10 @@ struct Inner {
     memory: Option<Vec<(String, String)>>,
     /// The instant the host's timer is armed for.
     timer: Option<Millis>,
-    listeners: Vec<Listener>,
+    /// The Rust callers' listener (`on_notice` chains a new one after it): one optional
+    /// pointer, not a `Vec`, because JavaScript callers never set one and every visitor would
+    /// download a list's growth and drop code for nothing.
+    listener: Option<Listener>,
     /// Started from JavaScript: notices also go to the host as JSON.
     js: bool,
     notices: Vec<Notice>,
@@ -134,12 +145,25 @@ struct Inner {
     href: String,
 }
 
+/// The value under `key`: in localStorage, or in `memory` once localStorage failed.
+fn stored(memory: &Option<Vec<(String, String)>>, key: &str) -> Option<String> {
+    match memory {
+        None => host::st_get(key),
+        Some(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
+    }
+}
+
 impl Inner {
-    fn get(&self, key: &str) -> Option<String> {
-        match &self.memory {
-            None => host::st_get(key),
-            Some(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
-        }
+    /// Performs the storage writes due at `now`, or all of them (`None`: the page is being
+    /// hidden).
+    fn write_storage(&mut self, now: Option<Millis>) {
+        let memory = &self.memory;
+        let get = |k: &str| stored(memory, k);
+        let ops = match now {
+            Some(t) => self.pipeline.poll_storage(t, &get),
+            None => self.pipeline.flush_storage(&get),
+        };
+        self.apply_storage(ops);
     }
 
     /// Performs the pipeline's storage operations; a storage failure switches to memory
@@ -188,16 +212,19 @@ impl Tracker {
             memory = Some(Vec::new());
             notices.push(storage_notice(&why));
         }
-        let site = options.config.site_id().to_string();
-        let mut url = options.endpoint.clone();
-        url.push_str("/collect/batch");
-        let timeout = options
-            .config
-            .request_timeout
-            .as_millis()
-            .min(i32::MAX as u128) as f64;
+        let Options {
+            config,
+            mut endpoint,
+            auto_pageview,
+            consent,
+            debug,
+            honor_global_privacy_control,
+        } = options;
+        let site = config.site_id().to_string();
+        endpoint.push_str("/collect/batch");
+        let timeout = config.request_timeout.as_millis().min(i32::MAX as u128) as f64;
         let href = host::st_page(0);
-        let gpc = options.honor_global_privacy_control && host::st_page(3) == "1";
+        let gpc = honor_global_privacy_control && host::st_page(3) == "1";
         if gpc {
             notices.push(Notice::Debug(
                 "Global Privacy Control is on: nothing is tracked (honorGlobalPrivacyControl)"
@@ -206,7 +233,7 @@ impl Tracker {
         }
         let inner = Rc::new_cyclic(|weak| {
             let handle = std::rc::Weak::into_raw(weak.clone()) as usize as u32;
-            let tid = host::st_open(wasm_bindgen::exports(), handle, &url, timeout);
+            let tid = host::st_open(wasm_bindgen::exports(), handle, &endpoint, timeout);
             let (queue, session) = if memory.is_none() {
                 (
                     host::st_get(&persist::queue_key(&site)),
@@ -216,17 +243,13 @@ impl Tracker {
                 (None, None)
             };
             let pipeline = Pipeline::new(
-                options.config.clone(),
+                config,
                 Box::new(HostEntropy),
                 Startup {
                     stored_queue: queue.as_deref(),
                     stored_session: session.as_deref(),
                     page_url: Some(&href),
-                    consent: Some(if gpc {
-                        Consent::Denied
-                    } else {
-                        options.consent
-                    }),
+                    consent: Some(if gpc { Consent::Denied } else { consent }),
                 },
                 now(),
             );
@@ -235,12 +258,12 @@ impl Tracker {
                 tid,
                 memory,
                 timer: None,
-                listeners: listener.into_iter().collect(),
+                listener,
                 js,
                 notices,
                 flush_waiters: Vec::new(),
-                debug: options.debug,
-                auto_pageview: options.auto_pageview,
+                debug,
+                auto_pageview,
                 gpc,
                 last_page: String::new(),
                 sends_key: persist::sends_key(&site),
@@ -249,7 +272,7 @@ impl Tracker {
             })
         });
         let tracker = Tracker { inner };
-        if options.auto_pageview {
+        if auto_pageview {
             let _ = tracker.page_at(None, None, now());
         }
         tracker.drive();
@@ -258,24 +281,27 @@ impl Tracker {
 
     /// Adds a listener for every notice (delivered, dropped, error, debug).
     pub fn on_notice(&self, listener: impl Fn(&Notice) + 'static) {
-        self.inner.borrow_mut().listeners.push(Rc::new(listener));
+        let mut s = self.inner.borrow_mut();
+        let before = s.listener.take();
+        s.listener = Some(Rc::new(move |n: &Notice| {
+            if let Some(l) = &before {
+                l(n);
+            }
+            listener(n);
+        }));
     }
 
-    /// Reports a refused call and returns the error.
-    fn refused<T>(&self, e: TrackError) -> Result<T, TrackError> {
+    /// Reports a refused call (not generic over the call's result: one copy in the wasm).
+    fn refused(&self, e: &TrackError) {
         {
             let mut s = self.inner.borrow_mut();
-            let notice = match &e {
-                TrackError::ConsentDenied => s.debug.then(|| Notice::Debug(e.message())),
-                _ => Some(Notice::Error {
-                    kind: "invalid_call",
-                    message: e.message(),
-                }),
-            };
-            s.notices.extend(notice);
+            match e {
+                TrackError::ConsentDenied if !s.debug => {}
+                TrackError::ConsentDenied => s.notices.push(Notice::Debug(e.message())),
+                _ => s.notices.push(invalid_call(e.message())),
+            }
         }
         self.drive();
-        Err(e)
     }
 
     /// Tracks one event; `url` and `referrer` default to the page's. Returns its `event_id`.
@@ -304,7 +330,10 @@ impl Tracker {
                 self.rearm();
                 Ok(id)
             }
-            Err(e) => self.refused(e),
+            Err(e) => {
+                self.refused(&e);
+                Err(e)
+            }
         }
     }
 
@@ -360,7 +389,11 @@ impl Tracker {
                 Err(hash) => p.identify_hash(hash, at),
             }
         };
-        r.or_else(|e| self.refused(e)).map(|_| self.drive())
+        match &r {
+            Ok(()) => self.drive(),
+            Err(e) => self.refused(e),
+        }
+        r
     }
 
     /// Sends what is queued now (within backoff and pacing). The future completes once every
@@ -392,10 +425,7 @@ impl Tracker {
         {
             let mut s = self.inner.borrow_mut();
             if s.gpc && consent != Consent::Denied {
-                s.notices.push(Notice::Error {
-                    kind: "invalid_call",
-                    message: "consent stays denied: Global Privacy Control is on (set honorGlobalPrivacyControl: false to decide otherwise)".into(),
-                });
+                s.notices.push(invalid_call("consent stays denied: Global Privacy Control is on (set honorGlobalPrivacyControl: false to decide otherwise)".into()));
             } else {
                 s.pipeline.set_consent(consent, at);
             }
@@ -435,47 +465,43 @@ impl Tracker {
 
     /// One queued call: `<ms> <event id or flush ticket> <JSON arguments>`.
     fn run_call(&self, call: &str) {
-        let mut parts = call.splitn(3, ' ');
-        let at = Millis(json::digits_u64(parts.next().unwrap_or("")).unwrap_or(0));
-        let extra = parts.next().unwrap_or("");
-        let command = match command::parse(parts.next().unwrap_or("")) {
+        let mut rest = call;
+        let at = Millis(json::digits_u64(cut(&mut rest, ' ')).unwrap_or(0));
+        let extra = cut(&mut rest, ' ');
+        let command = match command::parse(rest) {
             Ok(c) => c,
             Err(message) => {
-                self.inner.borrow_mut().notices.push(Notice::Error {
-                    kind: "invalid_call",
-                    message,
-                });
+                self.inner.borrow_mut().notices.push(invalid_call(message));
                 return self.drive();
             }
         };
         // A track/page call carries the event id the page was given at the call.
         let id = (!extra.is_empty()).then(|| extra.to_string());
-        let _ = match command {
+        // A refusal is already reported (`refused`): the results are not needed here.
+        match command {
             Command::Track(mut input) => {
                 input.event_id = id;
-                self.track_at(input, at).map(drop)
+                let _ = self.track_at(input, at);
             }
-            Command::Page(props) => self.page_at(props, id, at).map(drop),
-            Command::IdentifyEmail(e) => self.identify(Ok(&e), at),
-            Command::IdentifyHash(h) => self.identify(Err(&h), at),
+            Command::Page(props) => {
+                let _ = self.page_at(props, id, at);
+            }
+            Command::IdentifyEmail(e) => {
+                let _ = self.identify(Ok(&e), at);
+            }
+            Command::IdentifyHash(h) => {
+                let _ = self.identify(Err(&h), at);
+            }
             Command::Flush => {
                 self.flush_for(Waiter::Js(json::digits_u64(extra).unwrap_or(0) as u32), at);
-                Ok(())
             }
-            Command::Consent(c) => {
-                self.consent_at(c, at);
-                Ok(())
-            }
+            Command::Consent(c) => self.consent_at(c, at),
             Command::Reset => {
                 self.inner.borrow_mut().pipeline.reset(at);
                 self.drive();
-                Ok(())
             }
-            Command::Debug(on) => {
-                self.set_debug(on);
-                Ok(())
-            }
-        };
+            Command::Debug(on) => self.set_debug(on),
+        }
     }
 
     // ---- the loop ------------------------------------------------------------------------
@@ -487,12 +513,12 @@ impl Tracker {
         let mut again = true;
         while again {
             again = false;
-            let (transmits, notices, listeners, settled, js) = {
+            let (transmits, notices, listener, settled, js) = {
                 let mut s = self.inner.borrow_mut();
                 let s = &mut *s;
                 let t = now();
                 s.pipeline.handle_timeout(t);
-                let site_sends = s.get(&s.sends_key);
+                let site_sends = stored(&s.memory, &s.sends_key);
                 s.pipeline.observe_site_sends(site_sends.as_deref());
                 let mut transmits = Vec::new();
                 while let Some(tx) = s.pipeline.poll_transmit(t) {
@@ -506,14 +532,7 @@ impl Tracker {
                     }
                     transmits.push(tx);
                 }
-                let ops = {
-                    let memory = &s.memory;
-                    s.pipeline.poll_storage(t, &|k| match memory {
-                        None => host::st_get(k),
-                        Some(m) => m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()),
-                    })
-                };
-                s.apply_storage(ops);
+                s.write_storage(Some(t));
                 while let Some(r) = s.pipeline.poll_report() {
                     s.notices.push(Notice::Report(r));
                 }
@@ -529,7 +548,7 @@ impl Tracker {
                 (
                     transmits,
                     std::mem::take(&mut s.notices),
-                    s.listeners.clone(),
+                    s.listener.clone(),
                     settled,
                     s.js.then_some(s.tid),
                 )
@@ -541,7 +560,7 @@ impl Tracker {
                 if let Some(tid) = js {
                     host::st_report(tid, &notice_json(n));
                 }
-                for l in &listeners {
+                if let Some(l) = &listener {
                     l(n);
                 }
             }
@@ -599,13 +618,13 @@ impl Tracker {
             0 => Outcome::NetworkError(text),
             1 => Outcome::Timeout,
             status => {
-                let mut parts = text.splitn(4, '\n');
-                let mut header = || parts.next().filter(|h| !h.is_empty()).map(str::to_string);
+                let mut rest = text.as_str();
+                let mut header = || Some(cut(&mut rest, '\n')).filter(|h| !h.is_empty());
                 let mut r = HttpResponse::status(status);
-                r.retry_after = header();
-                r.rate_limit_remaining = header();
-                r.rate_limit_reset = header();
-                r.body = parts.next().unwrap_or("").to_string();
+                r.retry_after = header().map(str::to_string);
+                r.rate_limit_remaining = header().map(str::to_string);
+                r.rate_limit_reset = header().map(str::to_string);
+                r.body = rest.to_string();
                 Outcome::Http(r)
             }
         };
@@ -622,14 +641,7 @@ impl Tracker {
         let chunks = {
             let mut s = self.inner.borrow_mut();
             let s = &mut *s;
-            let ops = {
-                let memory = &s.memory;
-                s.pipeline.flush_storage(&|k| match memory {
-                    None => host::st_get(k),
-                    Some(m) => m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()),
-                })
-            };
-            s.apply_storage(ops);
+            s.write_storage(None);
             let budget = MAX_KEEPALIVE_BYTES.saturating_sub(s.pipeline.in_flight_bytes());
             s.pipeline.drain_for_unload(budget, now())
         };
@@ -666,7 +678,15 @@ impl Tracker {
 }
 
 fn without_hash(url: &str) -> &str {
-    url.split('#').next().unwrap_or(url)
+    url.split_once('#').map_or(url, |(before, _)| before)
+}
+
+/// The text of `rest` before the first `sep` (all of it if there is none); `rest` keeps what
+/// follows. For the host's few-field messages: no `SplitN` iterator in the wasm.
+fn cut<'a>(rest: &mut &'a str, sep: char) -> &'a str {
+    let (field, tail) = rest.split_once(sep).unwrap_or((rest, ""));
+    *rest = tail;
+    field
 }
 
 /// A notice as the JSON object the JavaScript callbacks get:

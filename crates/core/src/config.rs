@@ -6,6 +6,7 @@
 use core::time::Duration;
 
 use crate::pii::{EmailNormalization, PiiPolicy};
+use crate::text::{concat, dec};
 use crate::validate::is_site_id;
 
 /// A batch is sent when it holds this many events (`maxBatchEvents`).
@@ -52,7 +53,7 @@ impl ConfigError {
     /// over a `dyn fmt::Write`, which keeps core::fmt's `write_fmt` in the wasm (about 1 KB).
     /// Tested to agree with `Display`.
     pub fn message(&self) -> String {
-        crate::text::concat(&[self.option, ": ", &self.message])
+        concat(&[self.option, ": ", &self.message])
     }
 }
 
@@ -80,16 +81,33 @@ pub struct Config {
     pub email_normalization: EmailNormalization,
 }
 
-fn positive(option: &'static str, ok: bool, what: &str) -> Result<(), ConfigError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError {
-            option,
-            message: crate::text::concat(&["must be ", what]),
-        })
+/// The one range check behind the setters: `value` within `lo * scale ..= hi * scale`, else
+/// "must be between lo and hi" ("at most hi" when `lo` is 0). Durations are checked in
+/// nanoseconds with `scale` = 1 ms, so that 1 ns over a limit is refused and the message still
+/// speaks in the milliseconds the options are given in.
+fn check(
+    option: &'static str,
+    value: u128,
+    scale: u128,
+    lo: u64,
+    hi: u64,
+) -> Result<(), ConfigError> {
+    if (u128::from(lo) * scale..=u128::from(hi) * scale).contains(&value) {
+        return Ok(());
     }
+    let range = if lo == 0 {
+        concat(&["at most ", &dec(hi)])
+    } else {
+        concat(&["between ", &dec(lo), " and ", &dec(hi)])
+    };
+    Err(ConfigError {
+        option,
+        message: concat(&["must be ", &range]),
+    })
 }
+
+/// Nanoseconds per millisecond: `check`'s scale for durations.
+const MS: u128 = 1_000_000;
 
 impl Config {
     /// The defaults of the contract for `site_id` (1..64 of `A-Z a-z 0-9 _ -`).
@@ -97,7 +115,7 @@ impl Config {
         if !is_site_id(site_id) {
             return Err(ConfigError {
                 option: "siteId",
-                message: crate::text::concat(&[
+                message: concat(&[
                     &crate::json::quote(site_id),
                     " is not a site id: use 1 to 64 of A-Z a-z 0-9 _ - (e.g. \"site_demo\")",
                 ]),
@@ -126,60 +144,83 @@ impl Config {
 
     /// `maxBatchEvents`: 1..=500 (the collector refuses more than 500 per request).
     pub fn with_max_batch_events(mut self, n: usize) -> Result<Self, ConfigError> {
-        positive(
-            "maxBatchEvents",
-            (1..=500).contains(&n),
-            "between 1 and 500",
-        )?;
-        self.max_batch_events = n;
+        self.set_max_batch_events(n)?;
         Ok(self)
+    }
+
+    /// `with_max_batch_events`, in place.
+    pub fn set_max_batch_events(&mut self, n: usize) -> Result<(), ConfigError> {
+        check("maxBatchEvents", n as u128, 1, 1, 500)?;
+        self.max_batch_events = n;
+        Ok(())
     }
 
     /// `maxBatchBytes`: 1,024..=65,536 (a batch must fit the keepalive budget).
     pub fn with_max_batch_bytes(mut self, n: usize) -> Result<Self, ConfigError> {
-        positive(
+        self.set_max_batch_bytes(n)?;
+        Ok(self)
+    }
+
+    /// `with_max_batch_bytes`, in place.
+    pub fn set_max_batch_bytes(&mut self, n: usize) -> Result<(), ConfigError> {
+        check(
             "maxBatchBytes",
-            (1024..=MAX_KEEPALIVE_BYTES).contains(&n),
-            "between 1024 and 65536",
+            n as u128,
+            1,
+            1024,
+            MAX_KEEPALIVE_BYTES as u64,
         )?;
         self.max_batch_bytes = n;
-        Ok(self)
+        Ok(())
     }
 
     /// `flushIntervalMs`: up to one hour; 0 sends as soon as pacing allows.
     pub fn with_flush_interval(mut self, d: Duration) -> Result<Self, ConfigError> {
-        positive(
-            "flushIntervalMs",
-            d <= Duration::from_secs(3600),
-            "at most 3600000",
-        )?;
-        self.flush_interval = d;
+        self.set_flush_interval(d)?;
         Ok(self)
+    }
+
+    /// `with_flush_interval`, in place.
+    pub fn set_flush_interval(&mut self, d: Duration) -> Result<(), ConfigError> {
+        check("flushIntervalMs", d.as_nanos(), MS, 0, 3_600_000)?;
+        self.flush_interval = d;
+        Ok(())
     }
 
     /// `maxRequestsPerMinute`: 1..=100 (the collector's limit per IP).
     pub fn with_max_requests_per_minute(mut self, n: u32) -> Result<Self, ConfigError> {
-        positive(
-            "maxRequestsPerMinute",
-            (1..=100).contains(&n),
-            "between 1 and 100",
-        )?;
-        self.max_requests_per_minute = n;
+        self.set_max_requests_per_minute(n)?;
         Ok(self)
+    }
+
+    /// `with_max_requests_per_minute`, in place.
+    pub fn set_max_requests_per_minute(&mut self, n: u32) -> Result<(), ConfigError> {
+        check("maxRequestsPerMinute", n.into(), 1, 1, 100)?;
+        self.max_requests_per_minute = n;
+        Ok(())
     }
 
     /// `requestTimeoutMs`: 100 ms..=2 min.
     pub fn with_request_timeout(mut self, d: Duration) -> Result<Self, ConfigError> {
-        let ok = d >= Duration::from_millis(100) && d <= Duration::from_secs(120);
-        positive("requestTimeoutMs", ok, "between 100 and 120000")?;
-        self.request_timeout = d;
+        self.set_request_timeout(d)?;
         Ok(self)
+    }
+
+    /// `with_request_timeout`, in place.
+    pub fn set_request_timeout(&mut self, d: Duration) -> Result<(), ConfigError> {
+        check("requestTimeoutMs", d.as_nanos(), MS, 100, 120_000)?;
+        self.request_timeout = d;
+        Ok(())
     }
 
     /// Backoff base and cap: 0 < base <= cap <= 1 hour.
     pub fn with_backoff(mut self, base: Duration, cap: Duration) -> Result<Self, ConfigError> {
-        let ok = !base.is_zero() && base <= cap && cap <= Duration::from_secs(3600);
-        positive("backoff", ok, "0 < base <= cap <= 3600000 ms")?;
+        if base.is_zero() || base > cap || cap > Duration::from_secs(3600) {
+            return Err(ConfigError {
+                option: "backoff",
+                message: "must be 0 < base <= cap <= 3600000 ms".into(),
+            });
+        }
         self.backoff_base = base;
         self.backoff_cap = cap;
         Ok(self)
@@ -187,29 +228,41 @@ impl Config {
 
     /// `maxQueueBytes`: 16 KiB..=4 MiB (localStorage holds about 5 MB per origin).
     pub fn with_max_queue_bytes(mut self, n: usize) -> Result<Self, ConfigError> {
-        let ok = (16 * 1024..=4 * 1024 * 1024).contains(&n);
-        positive("maxQueueBytes", ok, "between 16384 and 4194304")?;
-        self.max_queue_bytes = n;
+        self.set_max_queue_bytes(n)?;
         Ok(self)
+    }
+
+    /// `with_max_queue_bytes`, in place.
+    pub fn set_max_queue_bytes(&mut self, n: usize) -> Result<(), ConfigError> {
+        check("maxQueueBytes", n as u128, 1, 16 * 1024, 4 * 1024 * 1024)?;
+        self.max_queue_bytes = n;
+        Ok(())
     }
 
     /// `persistDelayMs`: up to 10 s.
     pub fn with_persist_delay(mut self, d: Duration) -> Result<Self, ConfigError> {
-        positive(
-            "persistDelayMs",
-            d <= Duration::from_secs(10),
-            "at most 10000",
-        )?;
-        self.persist_delay = d;
+        self.set_persist_delay(d)?;
         Ok(self)
+    }
+
+    /// `with_persist_delay`, in place.
+    pub fn set_persist_delay(&mut self, d: Duration) -> Result<(), ConfigError> {
+        check("persistDelayMs", d.as_nanos(), MS, 0, 10_000)?;
+        self.persist_delay = d;
+        Ok(())
     }
 
     /// `sessionTimeoutMs`: 1 min..=24 h.
     pub fn with_session_timeout(mut self, d: Duration) -> Result<Self, ConfigError> {
-        let ok = d >= Duration::from_secs(60) && d <= Duration::from_secs(24 * 3600);
-        positive("sessionTimeoutMs", ok, "between 60000 and 86400000")?;
-        self.session_timeout = d;
+        self.set_session_timeout(d)?;
         Ok(self)
+    }
+
+    /// `with_session_timeout`, in place.
+    pub fn set_session_timeout(&mut self, d: Duration) -> Result<(), ConfigError> {
+        check("sessionTimeoutMs", d.as_nanos(), MS, 60_000, 86_400_000)?;
+        self.session_timeout = d;
+        Ok(())
     }
 
     pub fn with_pii_policy(mut self, p: PiiPolicy) -> Self {
@@ -250,6 +303,59 @@ mod tests {
         assert!(e.message.contains("site_demo"), "{e}");
         assert!(Config::new("").is_err());
         assert!(Config::new(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn range_messages_say_the_range_in_the_options_units() {
+        let c = Config::new("s").unwrap();
+        let ms = Duration::from_millis;
+        let refused = [
+            (
+                c.clone().with_max_batch_events(0),
+                "maxBatchEvents: must be between 1 and 500",
+            ),
+            (
+                c.clone().with_max_batch_bytes(1023),
+                "maxBatchBytes: must be between 1024 and 65536",
+            ),
+            (
+                c.clone().with_flush_interval(ms(3_600_001)),
+                "flushIntervalMs: must be at most 3600000",
+            ),
+            (
+                c.clone().with_max_requests_per_minute(101),
+                "maxRequestsPerMinute: must be between 1 and 100",
+            ),
+            (
+                c.clone().with_request_timeout(ms(99)),
+                "requestTimeoutMs: must be between 100 and 120000",
+            ),
+            (
+                c.clone().with_max_queue_bytes(4 * 1024 * 1024 + 1),
+                "maxQueueBytes: must be between 16384 and 4194304",
+            ),
+            (
+                c.clone().with_persist_delay(ms(10_001)),
+                "persistDelayMs: must be at most 10000",
+            ),
+            (
+                c.clone().with_session_timeout(ms(59_999)),
+                "sessionTimeoutMs: must be between 60000 and 86400000",
+            ),
+        ];
+        for (result, message) in refused {
+            assert_eq!(result.unwrap_err().message(), message);
+        }
+        // Durations are checked exactly, not rounded to milliseconds.
+        let over = Duration::from_secs(3600) + Duration::from_nanos(1);
+        assert!(c.clone().with_flush_interval(over).is_err());
+        assert!(c
+            .clone()
+            .with_flush_interval(Duration::from_secs(3600))
+            .is_ok());
+        let mut c = c;
+        c.set_max_batch_events(7).unwrap();
+        assert_eq!(c.max_batch_events, 7);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::json;
 use crate::names::Names;
 use crate::persist::{self, PersistError};
 use crate::pii;
-use crate::queue::{Queue, TransmitId};
+use crate::queue::{Queue, QueuedEvent, TransmitId};
 use crate::response::{classify, Outcome, Refusal, Verdict};
 use crate::retry::{Backoff, Pacer};
 use crate::session::{session_id_from_url, Session};
@@ -338,19 +338,14 @@ impl Pipeline {
 
     fn enqueue(&mut self, id: String, name: String, json: String, at: Millis) {
         let max = self.config.max_queue_bytes;
-        let (_, evicted) = self.queue.push(id, name, json, at);
-        for e in evicted {
+        for e in self.queue.push(id, name, json, at) {
             self.resolve(&e.id);
-            self.reports.push(Some(Report::Dropped {
-                event_id: e.id,
-                event_name: e.name,
-                reason: DropReason::Evicted,
-                message: concat(&[
-                    "the queue is full (",
-                    &dec(max as u64),
-                    " bytes, maxQueueBytes); the oldest event was evicted",
-                ]),
-            }));
+            let message = concat(&[
+                "the queue is full (",
+                &dec(max as u64),
+                " bytes, maxQueueBytes); the oldest event was evicted",
+            ]);
+            self.report_dropped(e, DropReason::Evicted, message);
         }
         self.mark_queue_dirty();
     }
@@ -439,12 +434,8 @@ impl Pipeline {
         match consent {
             Consent::Denied => {
                 for e in self.queue.clear() {
-                    self.reports.push(Some(Report::Dropped {
-                        event_id: e.id,
-                        event_name: e.name,
-                        reason: DropReason::ConsentDenied,
-                        message: "consent was denied; the event was discarded".into(),
-                    }));
+                    let message = "consent was denied; the event was discarded".into();
+                    self.report_dropped(e, DropReason::ConsentDenied, message);
                 }
                 self.in_flight.clear();
                 self.expired.clear();
@@ -491,9 +482,8 @@ impl Pipeline {
     /// `persist::sends_key`). Call before `poll_transmit`: all tabs of a site together stay
     /// under `SITE_MAX_REQUESTS_PER_MINUTE`.
     pub fn observe_site_sends(&mut self, stored: Option<&str>) {
-        let site = self.config.site_id().to_string();
         let sends = stored
-            .and_then(|t| persist::decode_sends(t, &site).ok())
+            .and_then(|t| persist::decode_sends(t, self.config.site_id()).ok())
             .unwrap_or_default();
         self.pacer.others_sent(&sends, self.now);
     }
@@ -670,14 +660,21 @@ impl Pipeline {
     fn drop_event(&mut self, id: &str, reason: DropReason, message: String) {
         if let Some(e) = self.queue.remove(id) {
             self.resolve(id);
-            self.reports.push(Some(Report::Dropped {
-                event_id: e.id,
-                event_name: e.name,
-                reason,
-                message,
-            }));
+            self.report_dropped(e, reason, message);
             self.mark_queue_dirty();
         }
+    }
+
+    /// The one place a `Dropped` report is built (eviction, consent, the collector's verdicts).
+    /// Takes the box as the queue hands it out: unboxing first costs a move per event.
+    #[allow(clippy::boxed_local)]
+    fn report_dropped(&mut self, e: Box<QueuedEvent>, reason: DropReason, message: String) {
+        self.reports.push(Some(Report::Dropped {
+            event_id: e.id,
+            event_name: e.name,
+            reason,
+            message,
+        }));
     }
 
     /// Drops each of `ids` with the same `reason` and `message` (one loop for the verdicts
@@ -807,21 +804,24 @@ impl Pipeline {
     /// (a batch becomes due or allowed, a request times out, a storage write is due). Arm one
     /// timer for it; when it fires call `handle_timeout`, `poll_transmit`, `poll_storage`.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let mut next: Option<Millis> = None;
-        let mut consider = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
+        // The earliest of the candidates, `NEVER` standing for none: plain `min`s, no
+        // `Option` or iterator adapter per candidate. A candidate at `u64::MAX` (a pause
+        // "until the end of time" from an absurd Retry-After) counts as none: no timer for it.
+        const NEVER: Millis = Millis(u64::MAX);
+        let mut next = NEVER;
         for f in &self.in_flight {
-            consider(f.deadline);
+            next = next.min(f.deadline);
         }
         if self.clear_storage || (self.sends_dirty && self.consent == Consent::Granted) {
-            consider(self.now);
+            next = next.min(self.now);
         }
         if self.consent == Consent::Granted {
-            let delay = self.config.persist_delay;
-            for since in [self.queue_dirty_since, self.session_dirty_since]
-                .into_iter()
-                .flatten()
-            {
-                consider(since.add(delay));
+            let dirty_since = match (self.queue_dirty_since, self.session_dirty_since) {
+                (Some(q), Some(s)) => Some(q.min(s)),
+                (q, s) => q.or(s),
+            };
+            if let Some(since) = dirty_since {
+                next = next.min(since.add(self.config.persist_delay));
             }
             let idle_first = self.queue.idle().next();
             if let (Some(first), None) = (idle_first, &self.stopped) {
@@ -831,11 +831,11 @@ impl Pipeline {
                     } else {
                         first.enqueued_at.add(self.config.flush_interval)
                     };
-                    consider(ready.max(self.paused_until).max(self.pacer.next_allowed()));
+                    next = next.min(ready.max(self.paused_until).max(self.pacer.next_allowed()));
                 }
             }
         }
-        next
+        (next != NEVER).then_some(next)
     }
 
     /// The next outcome to report to the page's callbacks.
@@ -928,8 +928,7 @@ impl Pipeline {
     /// This page's queue merged with `stored` (what another tab may have written since):
     /// stored events this page neither holds nor resolved are kept, oldest first.
     fn merged_queue(&mut self, stored: Option<&str>) -> String {
-        let site = self.config.site_id().to_string();
-        let foreign = match stored.map(|t| persist::decode_queue(t, &site)) {
+        let foreign = match stored.map(|t| persist::decode_queue(t, self.config.site_id())) {
             Some(Ok(d)) => {
                 // Another tab was told to wait: so is this one (all tabs of a site share
                 // the collector's limit).
@@ -961,7 +960,7 @@ impl Pipeline {
         } else {
             Millis::ZERO
         };
-        persist::encode_queue(&site, pause, &events)
+        persist::encode_queue(self.config.site_id(), pause, &events)
     }
 
     // ---- state, for the shell and for tests ----------------------------------------------
