@@ -40,7 +40,7 @@ pub struct Options {
 enum Kind {
     Flag(fn(&mut Options, bool)),
     /// A whole number, not negative, set with the core's setter, which checks its range.
-    Whole(fn(Config, u64) -> Result<Config, ConfigError>),
+    Whole(fn(&mut Config, u64) -> Result<(), ConfigError>),
     /// The index of one of the option's choices (JavaScript has their names).
     Choice(fn(&mut Options, usize)),
 }
@@ -72,14 +72,14 @@ const OPTIONS: &[Kind] = &[
         o.config.email_normalization =
             [EmailNormalization::Standard, EmailNormalization::Google][i.min(1)]
     }),
-    Kind::Whole(|c, n| c.with_flush_interval(ms(n))),
-    Kind::Whole(|c, n| c.with_max_batch_events(size(n))),
-    Kind::Whole(|c, n| c.with_max_batch_bytes(size(n))),
-    Kind::Whole(|c, n| c.with_max_requests_per_minute(u32::try_from(n).unwrap_or(u32::MAX))),
-    Kind::Whole(|c, n| c.with_request_timeout(ms(n))),
-    Kind::Whole(|c, n| c.with_max_queue_bytes(size(n))),
-    Kind::Whole(|c, n| c.with_persist_delay(ms(n))),
-    Kind::Whole(|c, n| c.with_session_timeout(ms(n))),
+    Kind::Whole(|c, n| c.set_flush_interval(ms(n))),
+    Kind::Whole(|c, n| c.set_max_batch_events(size(n))),
+    Kind::Whole(|c, n| c.set_max_batch_bytes(size(n))),
+    Kind::Whole(|c, n| c.set_max_requests_per_minute(u32::try_from(n).unwrap_or(u32::MAX))),
+    Kind::Whole(|c, n| c.set_request_timeout(ms(n))),
+    Kind::Whole(|c, n| c.set_max_queue_bytes(size(n))),
+    Kind::Whole(|c, n| c.set_persist_delay(ms(n))),
+    Kind::Whole(|c, n| c.set_session_timeout(ms(n))),
 ];
 
 impl Options {
@@ -115,8 +115,7 @@ impl Options {
                 (Kind::Flag(set), v) => set(&mut o, *v == Value::Bool(true)),
                 (Kind::Choice(set), v) => set(&mut o, whole(v).unwrap_or(u64::MAX) as usize),
                 (Kind::Whole(set), v) => {
-                    o.config = set(o.config.clone(), whole(v).unwrap_or(u64::MAX))
-                        .map_err(|e| e.message())?;
+                    set(&mut o.config, whole(v).unwrap_or(u64::MAX)).map_err(|e| e.message())?;
                 }
             }
         }
