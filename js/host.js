@@ -91,8 +91,11 @@ function settle(c, k) {
 
 // ---- imported by the wasm (src/web/host.rs) ---------------------------------------------------
 
-export function st_open(exports, p, url, timeout) {
+export function st_bind(exports) {
   ex = exports;
+}
+
+export function st_open(p, url, timeout) {
   const nav = navigator;
   const c = { p, url, timeout, q: [], i: 0, f: {}, k: 0, r: opening, fetch: win.fetch, nav, beacon: nav.sendBeacon, t: 0, d: 0 };
   opening = undefined;

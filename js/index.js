@@ -11,7 +11,10 @@
 // inert tracker (its `error` says why) when the module cannot load or the options are unusable,
 // after one console error and an `error` report to the `on.error` option's callback.
 
-import initWasm, { scantrack_host } from "../pkg/scantrack.js";
+import initWasm from "../pkg/scantrack.js";
+// The same module instance the glue imports: scripts/build-dist.mjs points the npm glue's
+// snippet import at ../js/host.js.
+import { st_api } from "./host.js";
 import { createHub, startTracker, log, messageOf, ERROR } from "./core.js";
 
 /** Keys of `init`'s options handled here; everything else goes to the wasm tracker. */
@@ -53,7 +56,7 @@ export async function init(options) {
       throw new Error("could not load its WebAssembly module (" + describeWasm(wasm) + messageOf(e) + ")");
     }
     kind = "config";
-    return live(startTracker(scantrack_host(), exports, wasmOptions, hub), hub);
+    return live(startTracker(st_api(), exports, wasmOptions, hub), hub);
   } catch (e) {
     const reason = messageOf(e).replace(/^scantrack: /, "") + "; events are not tracked";
     const error = "scantrack: " + reason;

@@ -15,7 +15,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 stage "clippy (wasm32)"
 cargo clippy -p scantrack-core --target wasm32-unknown-unknown --lib --locked -- -D warnings
-cargo clippy -p scantrack --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+cargo clippy -p scantrack --target wasm32-unknown-unknown --lib --locked -- -D warnings
+# The browser tests drive js/host.js's API through scantrack_host() (feature host-api).
+cargo clippy -p scantrack --target wasm32-unknown-unknown --all-targets --features host-api --locked -- -D warnings
 
 stage "boundary: the core has no browser dependency"
 if cargo tree -p scantrack-core --target wasm32-unknown-unknown -e normal --prefix none |
@@ -33,11 +35,11 @@ node --test tests/js/
 stage "browser tests (wasm-pack test --headless --chrome)"
 # Debian's chromedriver; webdriver.json adds --no-sandbox (we run as root) and the quiet flags.
 CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=60 \
-  wasm-pack test --headless --chrome . --locked --features small-alloc
+  wasm-pack test --headless --chrome . --locked --features small-alloc,host-api
 
 stage "browser tests (wasm-pack test --headless --firefox)"
 GECKODRIVER=$(command -v geckodriver) WASM_BINDGEN_TEST_TIMEOUT=90 \
-  wasm-pack test --headless --firefox . --locked --features small-alloc
+  wasm-pack test --headless --firefox . --locked --features small-alloc,host-api
 
 stage "build: wasm, pkg/ (npm) and dist/ (script tag)"
 bash scripts/build.sh

@@ -31,5 +31,7 @@ static ALLOC: scantrack_alloc::SizeClassAlloc<scantrack_alloc::WasmMemory> =
 #[cfg(target_arch = "wasm32")]
 mod web;
 
+#[cfg(all(target_arch = "wasm32", feature = "host-api"))]
+pub use web::scantrack_host;
 #[cfg(target_arch = "wasm32")]
-pub use web::{scantrack_host, Flush, Notice, Tracker};
+pub use web::{Flush, Notice, Tracker};

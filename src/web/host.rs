@@ -22,9 +22,14 @@ use crate::options::Options;
 
 #[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
+    /// Gives the host the wasm's exports (`scantrack_wake`, memory), for trackers started from
+    /// Rust; a tracker started from JavaScript has them from `js/core.js` already. Only the
+    /// Rust API calls it, so the shipped wasm (started from JavaScript) has no `JsValue` at
+    /// all, and none of wasm-bindgen's externref machinery.
+    pub fn st_bind(exports: JsValue);
     /// Registers a tracker with the host (its `fetch`, `sendBeacon` and listeners); returns the
     /// host's id for it. `tracker` comes back in every `scantrack_wake`.
-    pub fn st_open(exports: JsValue, tracker: u32, url: &str, timeout_ms: f64) -> u32;
+    pub fn st_open(tracker: u32, url: &str, timeout_ms: f64) -> u32;
     /// `Date.now()`.
     pub fn st_now() -> f64;
     /// Random bytes (`crypto.getRandomValues`) written to wasm memory at `ptr`.
@@ -50,11 +55,14 @@ extern "C" {
     pub fn st_text() -> Option<String>;
     /// Hands a string back to the host (an error message, the session id).
     pub fn st_put(text: &str);
+    #[cfg(feature = "host-api")]
     fn st_api() -> JsValue;
 }
 
 /// The JavaScript API object of `js/host.js` (`start`, `event`, `call`, `flush`, `session`),
-/// for `js/core.js`.
+/// as `js/core.js` drives it: for browser tests written in Rust (feature `host-api`). JavaScript
+/// imports it from `js/host.js` itself.
+#[cfg(feature = "host-api")]
 #[wasm_bindgen]
 pub fn scantrack_host() -> JsValue {
     st_api()

@@ -15,6 +15,7 @@
 
 mod host;
 
+#[cfg(feature = "host-api")]
 pub use host::scantrack_host;
 
 use core::cell::Cell;
@@ -196,11 +197,12 @@ impl Tracker {
     /// Starts tracking on this page with `options`: restores what storage holds, installs the
     /// lifecycle listeners, and tracks the first `page_view` unless `auto_pageview` is off.
     pub fn start(options: Options) -> Result<Tracker, String> {
-        Tracker::open(options, None, false)
+        Tracker::start_with(options, None)
     }
 
     /// `start`, with a listener that sees every notice from the first one on.
     pub fn start_with(options: Options, listener: Option<Listener>) -> Result<Tracker, String> {
+        host::st_bind(wasm_bindgen::exports());
         Tracker::open(options, listener, false)
     }
 
@@ -233,7 +235,7 @@ impl Tracker {
         }
         let inner = Rc::new_cyclic(|weak| {
             let handle = std::rc::Weak::into_raw(weak.clone()) as usize as u32;
-            let tid = host::st_open(wasm_bindgen::exports(), handle, &endpoint, timeout);
+            let tid = host::st_open(handle, &endpoint, timeout);
             let (queue, session) = if memory.is_none() {
                 (
                     host::st_get(&persist::queue_key(&site)),
