@@ -237,14 +237,20 @@ pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
 /// 1970..=1999 and `00..=69` as 2000..=2069 (right for any date this code will meet until 2069).
 /// Dates before 1970 give `None`.
 pub fn parse_http_date(s: &str) -> Option<Millis> {
-    let s = s.trim_matches(|c| c == ' ' || c == '\t');
-    let b = s.as_bytes();
+    // Spaces and tabs trimmed by bytes (a `char` pattern would bring UTF-8 decoding loops).
+    let mut b = s.as_bytes();
+    while let [b' ' | b'\t', rest @ ..] = b {
+        b = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = b {
+        b = rest;
+    }
     // Each form says where its fields are; one tail reads them (one copy in the wasm):
     // (the bytes, year, day, offset of the month name, offset of the time of day).
     let (b, year, day, month_at, time_at) = match b.iter().position(|&c| c == b',') {
         // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
         Some(3) => {
-            name_index(&SHORT_DAY_NAMES, &b[..3])?;
+            name_index(DAY_NAMES, &b[..3], true)?;
             if b.len() != 29
                 || b[4] != b' '
                 || b[7] != b' '
@@ -258,7 +264,7 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
         }
         // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
         Some(comma) => {
-            name_index(&LONG_DAY_NAMES, &b[..comma])?;
+            name_index(DAY_NAMES, &b[..comma], false)?;
             let b = &b[comma + 1..];
             if b.len() != 23
                 || b[0] != b' '
@@ -278,7 +284,7 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
             if b.len() != 24 || b[3] != b' ' || b[7] != b' ' || b[10] != b' ' || b[19] != b' ' {
                 return None;
             }
-            name_index(&SHORT_DAY_NAMES, &b[..3])?;
+            name_index(DAY_NAMES, &b[..3], true)?;
             let day = match b[8] {
                 b' ' => digits(b, 9, 1)?,
                 _ => digits(b, 8, 2)?,
@@ -289,7 +295,7 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
     let (hour, minute, second) = time_of_day(b, time_at)?;
     DateTime {
         year,
-        month: name_index(&MONTHS, &b[month_at..month_at + 3])? as u32 + 1,
+        month: name_index(MONTHS, &b[month_at..month_at + 3], false)? as u32 + 1,
         day,
         hour,
         minute,
@@ -299,25 +305,18 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
     .to_millis()
 }
 
-const SHORT_DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const LONG_DAY_NAMES: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+/// Day names, Monday first: the IMF-fixdate and asctime forms use their first three letters.
+/// Space-separated strings rather than arrays of `&str` (8 bytes of pointer and length each).
+const DAY_NAMES: &str = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday";
+const MONTHS: &str = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec";
 
-/// The index of `name` in `names`, compared case-insensitively (day and month names).
-fn name_index(names: &[&str], name: &[u8]) -> Option<usize> {
-    names
-        .iter()
-        .position(|n| n.as_bytes().eq_ignore_ascii_case(name))
+/// The index of `name` among the space-separated `names` (with `abbreviated`, among their first
+/// three letters), compared case-insensitively.
+fn name_index(names: &str, name: &[u8], abbreviated: bool) -> Option<usize> {
+    names.as_bytes().split(|&b| b == b' ').position(|n| {
+        let n = if abbreviated { &n[..3] } else { n };
+        n.eq_ignore_ascii_case(name)
+    })
 }
 
 #[cfg(test)]
@@ -335,6 +334,20 @@ mod tests {
     fn http(s: &str) -> Option<u64> {
         parse_http_date(s).map(|t| t.0)
     }
+
+    const SHORT_DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const LONG_DAY_NAMES: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    const MONTH_NAMES: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
 
     /// An independent, slow reference: walk the calendar year by year and month by month.
     fn naive_civil(t: u64) -> (i64, u32, u32, u64) {
@@ -365,7 +378,7 @@ mod tests {
     fn http_dates(t: u64) -> [String; 3] {
         let (y, m, d, of_day) = naive_civil(t);
         let (hh, mm, ss) = (of_day / 3_600_000, of_day / 60_000 % 60, of_day / 1000 % 60);
-        let mon = MONTHS[m as usize - 1];
+        let mon = MONTH_NAMES[m as usize - 1];
         let wd = weekday(t);
         [
             format!(
