@@ -514,15 +514,18 @@ fn local_start(s: &str, sep: usize) -> usize {
 /// without trailing dots and hyphens, holding a dot with a non-empty label on both sides.
 fn domain_end(s: &str, from: usize) -> Option<usize> {
     let rest = &s[from..];
-    let run = rest
+    let mut end = rest
         .find(|c: char| !is_domain_char(c))
         .unwrap_or(rest.len());
-    let domain = rest[..run].trim_end_matches(['.', '-']);
-    domain
-        .as_bytes()
+    // Trailing dots and hyphens dropped by bytes (both ASCII; a `char` pattern would decode).
+    let domain = rest.as_bytes();
+    while end > 0 && matches!(domain[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    domain[..end]
         .windows(3)
         .any(|w| w[1] == b'.' && w[0] != b'.' && w[2] != b'.')
-        .then_some(from + domain.len())
+        .then_some(from + end)
 }
 
 fn is_local_char(c: char) -> bool {
