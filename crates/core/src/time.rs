@@ -199,17 +199,22 @@ pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
     if b.get(19) != Some(&b'.') {
         return None;
     }
-    let fraction = b[20..].iter().take_while(|d| d.is_ascii_digit()).count();
-    if !(1..=9).contains(&fraction) {
+    // The fraction's first three digits, right-padded: ".5" is 500 ms, ".123456" is 123 ms.
+    // One loop over the bytes (no iterator chain: smaller in the wasm).
+    let (mut end, mut milli) = (20, 0);
+    while let Some(&d) = b.get(end).filter(|d| d.is_ascii_digit()) {
+        if end < 23 {
+            milli = milli * 10 + u32::from(d - b'0');
+        }
+        end += 1;
+    }
+    if !(21..=29).contains(&end) {
         return None;
     }
-    // The first three digits, right-padded: ".5" is 500 ms, ".123456" is 123 ms.
-    let milli = b[20..20 + fraction.min(3)]
-        .iter()
-        .chain(b"00")
-        .take(3)
-        .fold(0, |acc, &d| acc * 10 + u32::from(d - b'0'));
-    match &b[20 + fraction..] {
+    for _ in end..23 {
+        milli *= 10;
+    }
+    match &b[end..] {
         b"Z" | b"z" | b"+00:00" | b"-00:00" => {}
         _ => return None,
     }
