@@ -161,24 +161,34 @@ impl DateTime {
     }
 }
 
-/// Reads exactly `len` ASCII digits at `at`.
-fn digits(b: &[u8], at: usize, len: usize) -> Option<u32> {
-    let field = b.get(at..at + len)?;
-    field.iter().try_fold(0u32, |acc, &d| {
-        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
-    })
-}
-
-/// Reads `HH:MM:SS` at `at`.
-fn time_of_day(b: &[u8], at: usize) -> Option<(u32, u32, u32)> {
-    if b.get(at + 2) != Some(&b':') || b.get(at + 5) != Some(&b':') {
-        return None;
+/// Reads the start of `b` against `template`, byte by byte: the digits `0` to `5` in the
+/// template stand for a digit of the year, month, day, hour, minute and second, `_` for any
+/// byte (a name's letter, checked apart), and any other byte for itself, ASCII
+/// case-insensitively (`T` or `t`, `GMT` in any case). One reader for the four date forms.
+fn read_template(b: &[u8], template: &[u8]) -> Option<DateTime> {
+    let mut f = [0u32; 6];
+    for (i, &t) in template.iter().enumerate() {
+        let c = *b.get(i)?;
+        match t {
+            b'0'..=b'5' if c.is_ascii_digit() => {
+                let k = usize::from(t - b'0');
+                f[k] = f[k] * 10 + u32::from(c - b'0');
+            }
+            b'_' => {}
+            _ if c.eq_ignore_ascii_case(&t) => {}
+            _ => return None,
+        }
     }
-    Some((
-        digits(b, at, 2)?,
-        digits(b, at + 3, 2)?,
-        digits(b, at + 6, 2)?,
-    ))
+    let [year, month, day, hour, minute, second] = f;
+    Some(DateTime {
+        year: i64::from(year),
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        milli: 0,
+    })
 }
 
 /// Parses an RFC 3339 date-time in UTC (`Z` or `z`, or an offset of `+00:00`/`-00:00`) with a
@@ -191,14 +201,7 @@ fn time_of_day(b: &[u8], at: usize) -> Option<(u32, u32, u32)> {
 pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
     // YYYY-MM-DDTHH:MM:SS.f{1,9}(Z|+00:00), checked position by position.
     let b = s.as_bytes();
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't'))
-    {
-        return None;
-    }
-    let (hour, minute, second) = time_of_day(b, 11)?;
-    if b.get(19) != Some(&b'.') {
-        return None;
-    }
+    let mut t = read_template(b, b"0000-11-22T33:44:55.")?;
     // The fraction's first three digits, right-padded: ".5" is 500 ms, ".123456" is 123 ms.
     // One loop over the bytes (no iterator chain: smaller in the wasm).
     let (mut end, mut milli) = (20, 0);
@@ -218,16 +221,8 @@ pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
         b"Z" | b"z" | b"+00:00" | b"-00:00" => {}
         _ => return None,
     }
-    DateTime {
-        year: i64::from(digits(b, 0, 4)?),
-        month: digits(b, 5, 2)?,
-        day: digits(b, 8, 2)?,
-        hour,
-        minute,
-        second,
-        milli,
-    }
-    .to_millis()
+    t.milli = milli;
+    t.to_millis()
 }
 
 /// Parses an HTTP date (RFC 9110 section 5.6.7): the preferred IMF-fixdate
@@ -250,64 +245,44 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
     while let [rest @ .., b' ' | b'\t'] = b {
         b = rest;
     }
-    // Each form says where its fields are; one tail reads them (one copy in the wasm):
-    // (the bytes, year, day, offset of the month name, offset of the time of day).
-    let (b, year, day, month_at, time_at) = match b.iter().position(|&c| c == b',') {
-        // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-        Some(3) => {
-            name_index(DAY_NAMES, &b[..3], true)?;
-            if b.len() != 29
-                || b[4] != b' '
-                || b[7] != b' '
-                || b[11] != b' '
-                || b[16] != b' '
-                || !b[25..].eq_ignore_ascii_case(b" GMT")
-            {
-                return None;
+    // Each form: its bytes after the day name, its template (see `read_template`), where its
+    // month name is, and whether its year has two digits.
+    let mut asctime = [0u8; 24];
+    let (b, template, month_at, two_digit_year): (&[u8], &[u8], usize, bool) =
+        match b.iter().position(|&c| c == b',') {
+            // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+            Some(3) => {
+                name_index(DAY_NAMES, &b[..3], true)?;
+                (b, b"___, 22 ___ 0000 33:44:55 GMT", 8, false)
             }
-            (b, i64::from(digits(b, 12, 4)?), digits(b, 5, 2)?, 8, 17)
-        }
-        // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
-        Some(comma) => {
-            name_index(DAY_NAMES, &b[..comma], false)?;
-            let b = &b[comma + 1..];
-            if b.len() != 23
-                || b[0] != b' '
-                || b[3] != b'-'
-                || b[7] != b'-'
-                || b[10] != b' '
-                || !b[19..].eq_ignore_ascii_case(b" GMT")
-            {
-                return None;
+            // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
+            Some(comma) => {
+                name_index(DAY_NAMES, &b[..comma], false)?;
+                (&b[comma + 1..], b" 22-___-00 33:44:55 GMT", 4, true)
             }
-            let two_digit_year = digits(b, 8, 2)?;
-            let year = i64::from(two_digit_year) + if two_digit_year >= 70 { 1900 } else { 2000 };
-            (b, year, digits(b, 1, 2)?, 4, 11)
-        }
-        // asctime: "Sun Nov  6 08:49:37 1994" (the day is space-padded; "06" is accepted too)
-        None => {
-            if b.len() != 24 || b[3] != b' ' || b[7] != b' ' || b[10] != b' ' || b[19] != b' ' {
-                return None;
+            // asctime: "Sun Nov  6 08:49:37 1994" (the day is space-padded, read as a 0;
+            // "06" is accepted too)
+            None => {
+                if b.len() != asctime.len() {
+                    return None;
+                }
+                asctime.copy_from_slice(b);
+                if asctime[8] == b' ' {
+                    asctime[8] = b'0';
+                }
+                name_index(DAY_NAMES, &asctime[..3], true)?;
+                (&asctime, b"___ ___ 22 33:44:55 0000", 4, false)
             }
-            name_index(DAY_NAMES, &b[..3], true)?;
-            let day = match b[8] {
-                b' ' => digits(b, 9, 1)?,
-                _ => digits(b, 8, 2)?,
-            };
-            (b, i64::from(digits(b, 20, 4)?), day, 4, 11)
-        }
-    };
-    let (hour, minute, second) = time_of_day(b, time_at)?;
-    DateTime {
-        year,
-        month: name_index(MONTHS, &b[month_at..month_at + 3], false)? as u32 + 1,
-        day,
-        hour,
-        minute,
-        second,
-        milli: 0,
+        };
+    if b.len() != template.len() {
+        return None;
     }
-    .to_millis()
+    let mut t = read_template(b, template)?;
+    if two_digit_year {
+        t.year += if t.year >= 70 { 1900 } else { 2000 };
+    }
+    t.month = name_index(MONTHS, &b[month_at..month_at + 3], false)? as u32 + 1;
+    t.to_millis()
 }
 
 /// Day names, Monday first: the IMF-fixdate and asctime forms use their first three letters.
