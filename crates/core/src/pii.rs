@@ -357,28 +357,26 @@ fn scrub_in_place(v: &mut Value, policy: PiiPolicy, mode: EmailNormalization) ->
 /// redacted to the same text, and the tracker must stay well under 50 ms; remembering the next
 /// free suffix of each name keeps this linear in the number of keys.
 fn deduplicate_renamed_keys(members: &mut [(String, Value)], renamed: &[usize]) {
+    // Every name in use -> the next suffix to try when a renamed key wants it as its base.
     let mut taken = Names::with_capacity(members.len());
     for (j, (k, _)) in members.iter().enumerate() {
         if renamed.binary_search(&j).is_err() {
-            taken.insert(k.clone(), 0);
+            taken.insert(k.clone(), 2);
         }
     }
-    // base name -> the next suffix to try for it
-    let mut next_suffix = Names::with_capacity(4);
     for &i in renamed {
         let base = &members[i].0;
-        if taken.get(base).is_none() {
-            taken.insert(base.clone(), 0);
+        let Some(mut n) = taken.get(base) else {
+            taken.insert(base.clone(), 2);
             continue;
-        }
-        let mut n = next_suffix.get(base).unwrap_or(2);
+        };
         let mut name = suffixed(base, n);
         while taken.get(&name).is_some() {
             n += 1;
             name = suffixed(base, n);
         }
-        next_suffix.insert(base.clone(), n + 1);
-        taken.insert(name.clone(), 0);
+        taken.insert(base.clone(), n + 1);
+        taken.insert(name.clone(), 2);
         members[i].0 = name;
     }
 }
@@ -514,15 +512,18 @@ fn local_start(s: &str, sep: usize) -> usize {
 /// without trailing dots and hyphens, holding a dot with a non-empty label on both sides.
 fn domain_end(s: &str, from: usize) -> Option<usize> {
     let rest = &s[from..];
-    let run = rest
+    let mut end = rest
         .find(|c: char| !is_domain_char(c))
         .unwrap_or(rest.len());
-    let domain = rest[..run].trim_end_matches(['.', '-']);
-    domain
-        .as_bytes()
+    // Trailing dots and hyphens dropped by bytes (both ASCII; a `char` pattern would decode).
+    let domain = rest.as_bytes();
+    while end > 0 && matches!(domain[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    domain[..end]
         .windows(3)
         .any(|w| w[1] == b'.' && w[0] != b'.' && w[2] != b'.')
-        .then_some(from + domain.len())
+        .then_some(from + end)
 }
 
 fn is_local_char(c: char) -> bool {

@@ -744,7 +744,7 @@ impl Pipeline {
                 self.queue.release(&f.events);
                 self.backoff.next_delay(&mut *self.entropy);
             }
-            Verdict::RateLimited | Verdict::Retry { .. } => self.retry_later(f, now),
+            Verdict::RateLimited | Verdict::Retry => self.retry_later(f, now),
             Verdict::Split if f.events.len() <= 1 => self.drop_all(
                 &f.events,
                 DropReason::TooLarge,

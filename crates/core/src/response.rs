@@ -8,7 +8,7 @@
 //! status has an explicit arm.
 
 use crate::json::{self, Value};
-use crate::text::{concat, dec, prefix_chars};
+use crate::text::{concat, prefix_chars};
 use crate::time::{parse_http_date, Millis};
 
 /// A reply as the shell read it. Header values are raw strings (`None` when absent or hidden by
@@ -72,8 +72,9 @@ pub enum Verdict {
     Delivered { refused: Vec<Refusal> },
     /// 429: pause all sending; keep every event.
     RateLimited,
-    /// 5xx, 408, network error, timeout, unlisted statuses: back off; keep every event.
-    Retry { reason: String },
+    /// 5xx, 408, network error, timeout, unlisted statuses: back off; keep every event. Which
+    /// of them it was changes nothing downstream, so no reason is carried.
+    Retry,
     /// 413: split in halves; a single event is dropped.
     Split,
     /// 422: drop exactly the named events; `refused` empty means no index could be read and the
@@ -99,19 +100,9 @@ pub struct Classified {
 pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
     let resp = match outcome {
         Outcome::Http(r) => r,
-        Outcome::NetworkError(e) => {
+        Outcome::NetworkError(_) | Outcome::Timeout => {
             return Classified {
-                verdict: Verdict::Retry {
-                    reason: concat(&["network error: ", e]),
-                },
-                server_wait_until: None,
-            }
-        }
-        Outcome::Timeout => {
-            return Classified {
-                verdict: Verdict::Retry {
-                    reason: "request timed out".into(),
-                },
+                verdict: Verdict::Retry,
                 server_wait_until: None,
             }
         }
@@ -153,15 +144,11 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
             status,
             detail: detail_of(&resp.body),
         },
-        408 | 500 | 502 | 503 | 504 => Verdict::Retry {
-            reason: concat(&["HTTP ", &dec(u64::from(status))]),
-        },
+        408 | 500 | 502 | 503 | 504 => Verdict::Retry,
         // Not in the contract's table (404 from a misrouted proxy, 3xx, 1xx, other 5xx): keep
         // every event and back off, capped at the backoff cap. Dropping data on a status the
         // contract does not name would turn a misconfiguration into silent loss.
-        _ => Verdict::Retry {
-            reason: concat(&["unexpected HTTP ", &dec(u64::from(status))]),
-        },
+        _ => Verdict::Retry,
     };
     // Retry-After wins on any status (RFC 9110 gives it meaning on 429 and 503 alike); a
     // rate-limited reply without it falls back to the window reset; and any reply that says
@@ -398,7 +385,7 @@ mod tests {
         assert_eq!(verdict(http(429)), Verdict::RateLimited);
         assert_eq!(verdict(http(413)), Verdict::Split);
         for s in [500, 502, 503, 504, 408] {
-            assert!(matches!(verdict(http(s)), Verdict::Retry { .. }), "{s}");
+            assert!(matches!(verdict(http(s)), Verdict::Retry), "{s}");
         }
         for s in [400, 401, 403] {
             assert!(matches!(verdict(http(s)), Verdict::Fatal { status, .. } if status == s));
@@ -411,7 +398,7 @@ mod tests {
     #[test]
     fn statuses_outside_the_table_are_retried_not_dropped() {
         for s in [0, 100, 301, 404, 405, 409, 410, 418, 501, 599] {
-            assert!(matches!(verdict(http(s)), Verdict::Retry { .. }), "{s}");
+            assert!(matches!(verdict(http(s)), Verdict::Retry), "{s}");
         }
     }
 
@@ -421,13 +408,9 @@ mod tests {
             &Outcome::NetworkError("TypeError: Failed to fetch".into()),
             NOW,
         );
-        assert!(
-            matches!(c.verdict, Verdict::Retry { reason } if reason.contains("Failed to fetch"))
-        );
-        assert!(matches!(
-            classify(&Outcome::Timeout, NOW).verdict,
-            Verdict::Retry { .. }
-        ));
+        assert_eq!(c.verdict, Verdict::Retry);
+        assert_eq!(c.server_wait_until, None);
+        assert_eq!(classify(&Outcome::Timeout, NOW).verdict, Verdict::Retry);
         assert_eq!(
             classify(&Outcome::Unconfirmed, NOW).verdict,
             Verdict::Unconfirmed

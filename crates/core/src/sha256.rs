@@ -1,7 +1,7 @@
 //! SHA-256 (FIPS 180-4), written for size: the email hash is the only digest the snippet needs,
 //! and the `sha2` crate's fully unrolled compression function alone was some 4 KB of wasm. Here
-//! every loop stays rolled and the message is padded in one heap copy (inputs are addresses and
-//! short strings), so the whole digest is well under 1 KB.
+//! every loop stays rolled and the padding is made up as the message is read (no buffer), so
+//! the whole digest is well under 1 KB.
 //!
 //! Invariant: output equals `sha2::Sha256::digest` for every input (differential property test
 //! below, plus the FIPS and contract vectors).
@@ -27,26 +27,29 @@ const H0: [u32; 8] = [
 
 /// The SHA-256 digest of `data`.
 pub fn digest(data: &[u8]) -> [u8; 32] {
-    // Padding: a 1 bit, zeros to 56 mod 64 bytes, then the length in bits, big-endian.
-    let mut msg = Vec::with_capacity(data.len() + 72);
-    msg.extend_from_slice(data);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&((data.len() as u64) << 3).to_be_bytes());
+    // The padded message is read byte by byte, the padding made up on the fly rather than
+    // copied into a buffer: a 1 bit, zeros to 56 mod 64 bytes, then the length in bits,
+    // big-endian.
+    // The first multiple of 64 bytes that holds the data, the 0x80 and the 8 length bytes.
+    let padded_len = (data.len() + 72) / 64 * 64;
+    let bits = (data.len() as u64) << 3;
+    let byte = |at: usize| match data.get(at) {
+        Some(&b) => b,
+        None if at == data.len() => 0x80,
+        None if at >= padded_len - 8 => (bits >> (8 * (padded_len - 1 - at))) as u8,
+        None => 0,
+    };
 
     let mut state = H0;
     let mut w = [0u32; 64];
-    for block in msg.chunks_exact(64) {
+    for block_at in (0..padded_len).step_by(64) {
         for i in 0..64 {
             w[i] = if i < 16 {
-                u32::from_be_bytes([
-                    block[4 * i],
-                    block[4 * i + 1],
-                    block[4 * i + 2],
-                    block[4 * i + 3],
-                ])
+                let mut word = 0;
+                for k in 0..4 {
+                    word = word << 8 | u32::from(byte(block_at + 4 * i + k));
+                }
+                word
             } else {
                 let (a, b) = (w[i - 15], w[i - 2]);
                 let s0 = a.rotate_right(7) ^ a.rotate_right(18) ^ (a >> 3);
@@ -84,9 +87,10 @@ pub fn digest(data: &[u8]) -> [u8; 32] {
         }
     }
 
+    // Byte by byte, big-endian: indices the compiler sees in range (no slice bounds checks).
     let mut out = [0u8; 32];
-    for (i, word) in state.iter().enumerate() {
-        out[4 * i..4 * i + 4].copy_from_slice(&word.to_be_bytes());
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = (state[i / 4] >> (24 - 8 * (i % 4))) as u8;
     }
     out
 }

@@ -161,24 +161,34 @@ impl DateTime {
     }
 }
 
-/// Reads exactly `len` ASCII digits at `at`.
-fn digits(b: &[u8], at: usize, len: usize) -> Option<u32> {
-    let field = b.get(at..at + len)?;
-    field.iter().try_fold(0u32, |acc, &d| {
-        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
-    })
-}
-
-/// Reads `HH:MM:SS` at `at`.
-fn time_of_day(b: &[u8], at: usize) -> Option<(u32, u32, u32)> {
-    if b.get(at + 2) != Some(&b':') || b.get(at + 5) != Some(&b':') {
-        return None;
+/// Reads the start of `b` against `template`, byte by byte: the digits `0` to `5` in the
+/// template stand for a digit of the year, month, day, hour, minute and second, `_` for any
+/// byte (a name's letter, checked apart), and any other byte for itself, ASCII
+/// case-insensitively (`T` or `t`, `GMT` in any case). One reader for the four date forms.
+fn read_template(b: &[u8], template: &[u8]) -> Option<DateTime> {
+    let mut f = [0u32; 6];
+    for (i, &t) in template.iter().enumerate() {
+        let c = *b.get(i)?;
+        match t {
+            b'0'..=b'5' if c.is_ascii_digit() => {
+                let k = usize::from(t - b'0');
+                f[k] = f[k] * 10 + u32::from(c - b'0');
+            }
+            b'_' => {}
+            _ if c.eq_ignore_ascii_case(&t) => {}
+            _ => return None,
+        }
     }
-    Some((
-        digits(b, at, 2)?,
-        digits(b, at + 3, 2)?,
-        digits(b, at + 6, 2)?,
-    ))
+    let [year, month, day, hour, minute, second] = f;
+    Some(DateTime {
+        year: i64::from(year),
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        milli: 0,
+    })
 }
 
 /// Parses an RFC 3339 date-time in UTC (`Z` or `z`, or an offset of `+00:00`/`-00:00`) with a
@@ -191,38 +201,28 @@ fn time_of_day(b: &[u8], at: usize) -> Option<(u32, u32, u32)> {
 pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
     // YYYY-MM-DDTHH:MM:SS.f{1,9}(Z|+00:00), checked position by position.
     let b = s.as_bytes();
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't'))
-    {
+    let mut t = read_template(b, b"0000-11-22T33:44:55.")?;
+    // The fraction's first three digits, right-padded: ".5" is 500 ms, ".123456" is 123 ms.
+    // One loop over the bytes (no iterator chain: smaller in the wasm).
+    let (mut end, mut milli) = (20, 0);
+    while let Some(&d) = b.get(end).filter(|d| d.is_ascii_digit()) {
+        if end < 23 {
+            milli = milli * 10 + u32::from(d - b'0');
+        }
+        end += 1;
+    }
+    if !(21..=29).contains(&end) {
         return None;
     }
-    let (hour, minute, second) = time_of_day(b, 11)?;
-    if b.get(19) != Some(&b'.') {
-        return None;
+    for _ in end..23 {
+        milli *= 10;
     }
-    let fraction = b[20..].iter().take_while(|d| d.is_ascii_digit()).count();
-    if !(1..=9).contains(&fraction) {
-        return None;
-    }
-    // The first three digits, right-padded: ".5" is 500 ms, ".123456" is 123 ms.
-    let milli = b[20..20 + fraction.min(3)]
-        .iter()
-        .chain(b"00")
-        .take(3)
-        .fold(0, |acc, &d| acc * 10 + u32::from(d - b'0'));
-    match &b[20 + fraction..] {
+    match &b[end..] {
         b"Z" | b"z" | b"+00:00" | b"-00:00" => {}
         _ => return None,
     }
-    DateTime {
-        year: i64::from(digits(b, 0, 4)?),
-        month: digits(b, 5, 2)?,
-        day: digits(b, 8, 2)?,
-        hour,
-        minute,
-        second,
-        milli,
-    }
-    .to_millis()
+    t.milli = milli;
+    t.to_millis()
 }
 
 /// Parses an HTTP date (RFC 9110 section 5.6.7): the preferred IMF-fixdate
@@ -237,87 +237,66 @@ pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
 /// 1970..=1999 and `00..=69` as 2000..=2069 (right for any date this code will meet until 2069).
 /// Dates before 1970 give `None`.
 pub fn parse_http_date(s: &str) -> Option<Millis> {
-    let s = s.trim_matches(|c| c == ' ' || c == '\t');
-    let b = s.as_bytes();
-    // Each form says where its fields are; one tail reads them (one copy in the wasm):
-    // (the bytes, year, day, offset of the month name, offset of the time of day).
-    let (b, year, day, month_at, time_at) = match b.iter().position(|&c| c == b',') {
-        // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-        Some(3) => {
-            name_index(&SHORT_DAY_NAMES, &b[..3])?;
-            if b.len() != 29
-                || b[4] != b' '
-                || b[7] != b' '
-                || b[11] != b' '
-                || b[16] != b' '
-                || !b[25..].eq_ignore_ascii_case(b" GMT")
-            {
-                return None;
-            }
-            (b, i64::from(digits(b, 12, 4)?), digits(b, 5, 2)?, 8, 17)
-        }
-        // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
-        Some(comma) => {
-            name_index(&LONG_DAY_NAMES, &b[..comma])?;
-            let b = &b[comma + 1..];
-            if b.len() != 23
-                || b[0] != b' '
-                || b[3] != b'-'
-                || b[7] != b'-'
-                || b[10] != b' '
-                || !b[19..].eq_ignore_ascii_case(b" GMT")
-            {
-                return None;
-            }
-            let two_digit_year = digits(b, 8, 2)?;
-            let year = i64::from(two_digit_year) + if two_digit_year >= 70 { 1900 } else { 2000 };
-            (b, year, digits(b, 1, 2)?, 4, 11)
-        }
-        // asctime: "Sun Nov  6 08:49:37 1994" (the day is space-padded; "06" is accepted too)
-        None => {
-            if b.len() != 24 || b[3] != b' ' || b[7] != b' ' || b[10] != b' ' || b[19] != b' ' {
-                return None;
-            }
-            name_index(&SHORT_DAY_NAMES, &b[..3])?;
-            let day = match b[8] {
-                b' ' => digits(b, 9, 1)?,
-                _ => digits(b, 8, 2)?,
-            };
-            (b, i64::from(digits(b, 20, 4)?), day, 4, 11)
-        }
-    };
-    let (hour, minute, second) = time_of_day(b, time_at)?;
-    DateTime {
-        year,
-        month: name_index(&MONTHS, &b[month_at..month_at + 3])? as u32 + 1,
-        day,
-        hour,
-        minute,
-        second,
-        milli: 0,
+    // Spaces and tabs trimmed by bytes (a `char` pattern would bring UTF-8 decoding loops).
+    let mut b = s.as_bytes();
+    while let [b' ' | b'\t', rest @ ..] = b {
+        b = rest;
     }
-    .to_millis()
+    while let [rest @ .., b' ' | b'\t'] = b {
+        b = rest;
+    }
+    // Each form: its bytes after the day name, its template (see `read_template`), where its
+    // month name is, and whether its year has two digits.
+    let mut asctime = [0u8; 24];
+    let (b, template, month_at, two_digit_year): (&[u8], &[u8], usize, bool) =
+        match b.iter().position(|&c| c == b',') {
+            // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+            Some(3) => {
+                name_index(DAY_NAMES, &b[..3], true)?;
+                (b, b"___, 22 ___ 0000 33:44:55 GMT", 8, false)
+            }
+            // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
+            Some(comma) => {
+                name_index(DAY_NAMES, &b[..comma], false)?;
+                (&b[comma + 1..], b" 22-___-00 33:44:55 GMT", 4, true)
+            }
+            // asctime: "Sun Nov  6 08:49:37 1994" (the day is space-padded, read as a 0;
+            // "06" is accepted too)
+            None => {
+                if b.len() != asctime.len() {
+                    return None;
+                }
+                asctime.copy_from_slice(b);
+                if asctime[8] == b' ' {
+                    asctime[8] = b'0';
+                }
+                name_index(DAY_NAMES, &asctime[..3], true)?;
+                (&asctime, b"___ ___ 22 33:44:55 0000", 4, false)
+            }
+        };
+    if b.len() != template.len() {
+        return None;
+    }
+    let mut t = read_template(b, template)?;
+    if two_digit_year {
+        t.year += if t.year >= 70 { 1900 } else { 2000 };
+    }
+    t.month = name_index(MONTHS, &b[month_at..month_at + 3], false)? as u32 + 1;
+    t.to_millis()
 }
 
-const SHORT_DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const LONG_DAY_NAMES: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+/// Day names, Monday first: the IMF-fixdate and asctime forms use their first three letters.
+/// Space-separated strings rather than arrays of `&str` (8 bytes of pointer and length each).
+const DAY_NAMES: &str = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday";
+const MONTHS: &str = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec";
 
-/// The index of `name` in `names`, compared case-insensitively (day and month names).
-fn name_index(names: &[&str], name: &[u8]) -> Option<usize> {
-    names
-        .iter()
-        .position(|n| n.as_bytes().eq_ignore_ascii_case(name))
+/// The index of `name` among the space-separated `names` (with `abbreviated`, among their first
+/// three letters), compared case-insensitively.
+fn name_index(names: &str, name: &[u8], abbreviated: bool) -> Option<usize> {
+    names.as_bytes().split(|&b| b == b' ').position(|n| {
+        let n = if abbreviated { &n[..3] } else { n };
+        n.eq_ignore_ascii_case(name)
+    })
 }
 
 #[cfg(test)]
@@ -335,6 +314,20 @@ mod tests {
     fn http(s: &str) -> Option<u64> {
         parse_http_date(s).map(|t| t.0)
     }
+
+    const SHORT_DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const LONG_DAY_NAMES: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    const MONTH_NAMES: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
 
     /// An independent, slow reference: walk the calendar year by year and month by month.
     fn naive_civil(t: u64) -> (i64, u32, u32, u64) {
@@ -365,7 +358,7 @@ mod tests {
     fn http_dates(t: u64) -> [String; 3] {
         let (y, m, d, of_day) = naive_civil(t);
         let (hh, mm, ss) = (of_day / 3_600_000, of_day / 60_000 % 60, of_day / 1000 % 60);
-        let mon = MONTHS[m as usize - 1];
+        let mon = MONTH_NAMES[m as usize - 1];
         let wd = weekday(t);
         [
             format!(
