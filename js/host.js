@@ -79,6 +79,7 @@ function drainSoon(c) {
     setT(function () {
       c.d = 0;
       wake(c, DRIVE, QUEUED);
+      if (!next && !c.dead) next = idRun();
     }, 0);
   }
 }
@@ -274,23 +275,32 @@ export function st_api() {
 
 // ---- the JavaScript API (js/core.js), reached with the glue's `scantrack_host()` ------------------
 
-// Event ids come from the wasm, 64 at a time in one string of 64 x 36 characters (one call and
-// one string per 64 ids: formatting them here cost about as much as the JSON.stringify of a
+// Event ids come from the wasm, 256 at a time in one string of 256 x 36 characters (one call
+// and one string per run: formatting each id here cost about as much as the JSON.stringify of a
 // call), and a call takes a slice of it: one small allocation. Concatenating hex pairs per id
 // would also make a rope of ~20 string objects that the queue keeps alive until the next task.
-const IDS = 64;
+// The next run is made ahead, in the tracker's task after the calls, so that a call seldom
+// waits for one.
+const IDS = 256;
 let ids = "";
 let taken = IDS;
+let next = "";
 
-/** The next version 4 UUID of the current run ("" if the wasm could not make one). */
+/** A run of IDS ids from the wasm ("" if it could not make one). */
+function idRun() {
+  try {
+    ex.scantrack_ids(IDS);
+    return st_text() || "";
+  } catch (_) {
+    return "";
+  }
+}
+
+/** The next version 4 UUID ("" if the wasm could not make one). */
 function uuid() {
   if (taken === IDS) {
-    try {
-      ex.scantrack_ids(IDS);
-      ids = st_text() || "";
-    } catch (_) {
-      ids = "";
-    }
+    ids = next || idRun();
+    next = "";
     taken = 0;
   }
   return ids.slice(36 * taken, 36 * ++taken);
