@@ -17,6 +17,7 @@ use scantrack_core::text::concat;
 pub enum Command {
     Track(EventInput),
     /// `page(properties?)`: a `page_view` with the page's title added by the shell.
+    /// Properties that are not an object (here as in `Track`) are the core's to refuse.
     Page(Option<Value>),
     IdentifyEmail(String),
     IdentifyHash(String),
@@ -27,19 +28,6 @@ pub enum Command {
 }
 
 const COMMANDS: &str = "track, page, identify, flush, consent, reset, debug, on, ready";
-
-fn props_arg(call: &str, v: Option<Value>) -> Result<Option<Value>, String> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(o @ Value::Object(_)) => Ok(Some(o)),
-        Some(other) => Err(concat(&[
-            "scantrack('",
-            call,
-            "', ...): properties must be an object like {plan: \"pro\"}, not ",
-            other.type_name(),
-        ])),
-    }
-}
 
 /// Parses `[command, ...args]`.
 pub fn parse(text: &str) -> Result<Command, String> {
@@ -71,7 +59,7 @@ pub fn parse(text: &str) -> Result<Command, String> {
                 }
                 None => return Err("scantrack('track', name): the event name is missing".into()),
             };
-            let properties = props_arg("track", take(&mut args, 2))?;
+            let properties = take(&mut args, 2);
             let conversion = match args.get(3) {
                 None | Some(Value::Null) => None,
                 Some(c @ Value::Object(_)) => Some(conversion(c)?),
@@ -89,7 +77,7 @@ pub fn parse(text: &str) -> Result<Command, String> {
                 ..Default::default()
             }))
         }
-        "page" => Ok(Command::Page(props_arg("page", take(&mut args, 1))?)),
+        "page" => Ok(Command::Page(take(&mut args, 1))),
         "identify" => {
             let id = arg(1).unwrap_or(&Value::Null);
             match (id.get("email"), id.get("email_hash")) {
@@ -123,9 +111,12 @@ pub fn parse(text: &str) -> Result<Command, String> {
     }
 }
 
-/// Argument `i`, moved out of `args`.
+/// Argument `i`, moved out of `args`; `None` when not given (missing or `null`).
 fn take(args: &mut [Value], i: usize) -> Option<Value> {
-    args.get_mut(i).map(|v| core::mem::replace(v, Value::Null))
+    match args.get_mut(i).map(|v| core::mem::replace(v, Value::Null)) {
+        Some(Value::Null) => None,
+        given => given,
+    }
 }
 
 fn conversion(c: &Value) -> Result<Conversion, String> {
@@ -188,6 +179,38 @@ mod tests {
         assert_eq!(parse(r#"["debug"]"#).unwrap(), Command::Debug(true));
     }
 
+    /// Properties that are not an object are refused by the core (one check, one message),
+    /// which the shell reports as an `invalid_call` like a refusal of the parser.
+    #[test]
+    fn properties_that_are_not_an_object_are_refused_by_the_core() {
+        use scantrack_core::entropy::SeededEntropy;
+        use scantrack_core::pipeline::Startup;
+        use scantrack_core::{Config, Millis, Pipeline};
+        let mut p = Pipeline::new(
+            Config::new("site_demo").unwrap(),
+            Box::new(SeededEntropy::new(1)),
+            Startup::default(),
+            Millis(0),
+        );
+        for (text, needle) in [
+            (
+                r#"["track","x",[1]]"#,
+                "properties: must be an object like {\"plan\": \"pro\"}, not an array",
+            ),
+            (
+                r#"["track","x","props"]"#,
+                "properties: must be an object like {\"plan\": \"pro\"}, not a string",
+            ),
+        ] {
+            let Command::Track(input) = parse(text).unwrap() else {
+                panic!("{text}")
+            };
+            let e = p.track(input, Millis(0)).unwrap_err().message();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+        assert!(matches!(parse(r#"["page",5]"#), Ok(Command::Page(Some(_)))));
+    }
+
     #[test]
     fn hostile_arguments_get_errors_that_name_the_call() {
         for (text, needle) in [
@@ -199,8 +222,6 @@ mod tests {
             (r#"["track"]"#, "name is missing"),
             (r#"["track",null]"#, "must be a string, not null"),
             (r#"["track",12]"#, "not a number"),
-            (r#"["track","x",[1]]"#, "properties must be an object"),
-            (r#"["track","x","props"]"#, "properties must be an object"),
             (r#"["track","x",null,5]"#, "conversion must be"),
             (
                 r#"["track","x",null,{"amount":"1","currency":"EUR"}]"#,

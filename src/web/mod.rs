@@ -351,12 +351,15 @@ impl Tracker {
         event_id: Option<String>,
         at: Millis,
     ) -> Result<String, TrackError> {
-        let mut members = match properties {
-            Some(Value::Object(m)) => m,
-            _ => Vec::new(),
+        // Properties that are not an object go to the core as given, which refuses them.
+        let mut properties = match properties {
+            None | Some(Value::Null) => Value::Object(Vec::new()),
+            Some(p) => p,
         };
-        if !members.iter().any(|(k, _)| k == "title") {
-            members.push(("title".into(), Value::String(host::st_page(2))));
+        if let Value::Object(members) = &mut properties {
+            if !members.iter().any(|(k, _)| k == "title") {
+                members.push(("title".into(), Value::String(host::st_page(2))));
+            }
         }
         let href = host::st_page(0);
         {
@@ -364,7 +367,7 @@ impl Tracker {
             s.last_page = without_hash(&href).to_string();
             s.href = href;
         }
-        let mut input = EventInput::new("page_view").with_properties(Value::Object(members));
+        let mut input = EventInput::new("page_view").with_properties(properties);
         input.event_id = event_id;
         self.track_at(input, at)
     }
