@@ -19,8 +19,9 @@ pub enum Command {
     /// `page(properties?)`: a `page_view` with the page's title added by the shell.
     /// Properties that are not an object (here as in `Track`) are the core's to refuse.
     Page(Option<Value>),
-    IdentifyEmail(String),
-    IdentifyHash(String),
+    /// `identify({email})` as `Ok(email)`, `identify({email_hash})` as `Err(hash)` (as
+    /// `Tracker::identify` takes them: one call for both).
+    Identify(Result<String, String>),
     Flush,
     Consent(Consent),
     Reset,
@@ -81,8 +82,8 @@ pub fn parse(text: &str) -> Result<Command, String> {
         "identify" => {
             let id = arg(1).unwrap_or(&Value::Null);
             match (id.get("email"), id.get("email_hash")) {
-                (Some(Value::String(e)), None) => Ok(Command::IdentifyEmail(e.clone())),
-                (None, Some(Value::String(h))) => Ok(Command::IdentifyHash(h.clone())),
+                (Some(Value::String(e)), None) => Ok(Command::Identify(Ok(e.clone()))),
+                (None, Some(Value::String(h))) => Ok(Command::Identify(Err(h.clone()))),
                 _ => Err("scantrack('identify', ...): pass {email: \"ada@example.com\"} or {email_hash: \"<64 hex>\"} (one of them, as a string)".into()),
             }
         }
@@ -163,11 +164,11 @@ mod tests {
         assert_eq!(parse(r#"["page"]"#).unwrap(), Command::Page(None));
         assert_eq!(
             parse(r#"["identify",{"email":"a@b.co"}]"#).unwrap(),
-            Command::IdentifyEmail("a@b.co".into())
+            Command::Identify(Ok("a@b.co".into()))
         );
         assert_eq!(
             parse(r#"["identify",{"email_hash":"ab"}]"#).unwrap(),
-            Command::IdentifyHash("ab".into())
+            Command::Identify(Err("ab".into()))
         );
         assert_eq!(parse(r#"["flush"]"#).unwrap(), Command::Flush);
         assert_eq!(parse(r#"["reset"]"#).unwrap(), Command::Reset);

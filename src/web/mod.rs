@@ -491,11 +491,8 @@ impl Tracker {
             Command::Page(props) => {
                 let _ = self.page_at(props, id, at);
             }
-            Command::IdentifyEmail(e) => {
-                let _ = self.identify(Ok(&e), at);
-            }
-            Command::IdentifyHash(h) => {
-                let _ = self.identify(Err(&h), at);
+            Command::Identify(id) => {
+                let _ = self.identify(id.as_deref().map_err(String::as_str), at);
             }
             Command::Flush => {
                 self.flush_for(Waiter::Js(json::digits_u64(extra).unwrap_or(0) as u32), at);
