@@ -621,11 +621,15 @@ impl Tracker {
             1 => Outcome::Timeout,
             status => {
                 let mut rest = text.as_str();
-                let mut header = || Some(cut(&mut rest, '\n')).filter(|h| !h.is_empty());
                 let mut r = HttpResponse::status(status);
-                r.retry_after = header().map(str::to_string);
-                r.rate_limit_remaining = header().map(str::to_string);
-                r.rate_limit_reset = header().map(str::to_string);
+                for header in [
+                    &mut r.retry_after,
+                    &mut r.rate_limit_remaining,
+                    &mut r.rate_limit_reset,
+                ] {
+                    let h = cut(&mut rest, '\n');
+                    *header = (!h.is_empty()).then(|| h.to_string());
+                }
                 r.body = rest.to_string();
                 Outcome::Http(r)
             }
