@@ -39,18 +39,23 @@ pub fn parse(text: &str) -> Result<Command, String> {
         Value::Array(items) => items,
         _ => Vec::new(),
     };
-    let Some(Value::String(cmd)) = args.first() else {
+    let Some((Value::String(cmd), args)) = args.split_first_mut() else {
         return Err(concat(&[
             "scantrack(...): the first argument must be a command name (",
             COMMANDS,
             ")",
         ]));
     };
-    let cmd = cmd.clone();
+    command(cmd, args)
+}
+
+/// The command `cmd` with its arguments: borrowed, or moved out where they can be large;
+/// `parse` drops what is left in one place.
+fn command(cmd: &str, args: &mut [Value]) -> Result<Command, String> {
     let arg = |i: usize| args.get(i);
-    match cmd.as_str() {
+    match cmd {
         "track" => {
-            let name = match arg(1) {
+            let name = match arg(0) {
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => {
                     return Err(concat(&[
@@ -60,8 +65,8 @@ pub fn parse(text: &str) -> Result<Command, String> {
                 }
                 None => return Err("scantrack('track', name): the event name is missing".into()),
             };
-            let properties = take(&mut args, 2);
-            let conversion = match args.get(3) {
+            let properties = take(args, 1);
+            let conversion = match args.get(2) {
                 None | Some(Value::Null) => None,
                 Some(c @ Value::Object(_)) => Some(conversion(c)?),
                 Some(other) => {
@@ -78,9 +83,9 @@ pub fn parse(text: &str) -> Result<Command, String> {
                 ..Default::default()
             }))
         }
-        "page" => Ok(Command::Page(take(&mut args, 1))),
+        "page" => Ok(Command::Page(take(args, 0))),
         "identify" => {
-            let id = arg(1).unwrap_or(&Value::Null);
+            let id = arg(0).unwrap_or(&Value::Null);
             match (id.get("email"), id.get("email_hash")) {
                 (Some(Value::String(e)), None) => Ok(Command::Identify(Ok(e.clone()))),
                 (None, Some(Value::String(h))) => Ok(Command::Identify(Err(h.clone()))),
@@ -89,13 +94,13 @@ pub fn parse(text: &str) -> Result<Command, String> {
         }
         "flush" => Ok(Command::Flush),
         "reset" => Ok(Command::Reset),
-        "consent" => match arg(1) {
+        "consent" => match arg(0) {
             Some(Value::String(s)) => Consent::parse(s).map(Command::Consent).ok_or_else(|| {
                 concat(&["scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\", not ", &json::quote(s)])
             }),
             _ => Err("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\"".into()),
         },
-        "debug" => match arg(1) {
+        "debug" => match arg(0) {
             None | Some(Value::Null) => Ok(Command::Debug(true)),
             Some(Value::Bool(b)) => Ok(Command::Debug(*b)),
             Some(other) => Err(concat(&[

@@ -275,7 +275,7 @@ impl Tracker {
         });
         let tracker = Tracker { inner };
         if auto_pageview {
-            let _ = tracker.page_at(None, None, now());
+            let _ = tracker.track_at(tracker.page_view(None), now());
         }
         tracker.drive();
         Ok(tracker)
@@ -342,15 +342,11 @@ impl Tracker {
     /// A `page_view` with the page's title in `properties.title` (unless given).
     pub fn page(&self, properties: Option<Value>) -> Result<String, TrackError> {
         self.take_calls(usize::MAX);
-        self.page_at(properties, None, now())
+        self.track_at(self.page_view(properties), now())
     }
 
-    fn page_at(
-        &self,
-        properties: Option<Value>,
-        event_id: Option<String>,
-        at: Millis,
-    ) -> Result<String, TrackError> {
+    /// The `page_view` of the page as it is now (its URL noted as the last page viewed).
+    fn page_view(&self, properties: Option<Value>) -> EventInput {
         // Properties that are not an object go to the core as given, which refuses them.
         let mut properties = match properties {
             None | Some(Value::Null) => Value::Object(Vec::new()),
@@ -367,9 +363,7 @@ impl Tracker {
             s.last_page = without_hash(&href).to_string();
             s.href = href;
         }
-        let mut input = EventInput::new("page_view").with_properties(properties);
-        input.event_id = event_id;
-        self.track_at(input, at)
+        EventInput::new("page_view").with_properties(properties)
     }
 
     /// `identify({email})`: the address is normalised and hashed here; it is never stored or
@@ -480,30 +474,28 @@ impl Tracker {
                 return self.drive();
             }
         };
-        // A track/page call carries the event id the page was given at the call.
-        let id = (!extra.is_empty()).then(|| extra.to_string());
         // A refusal is already reported (`refused`): the results are not needed here.
-        match command {
-            Command::Track(mut input) => {
-                input.event_id = id;
-                let _ = self.track_at(input, at);
-            }
-            Command::Page(props) => {
-                let _ = self.page_at(props, id, at);
-            }
+        let mut input = match command {
+            Command::Track(input) => input,
+            Command::Page(props) => self.page_view(props),
             Command::Identify(id) => {
                 let _ = self.identify(id.as_deref().map_err(String::as_str), at);
+                return;
             }
             Command::Flush => {
-                self.flush_for(Waiter::Js(json::digits_u64(extra).unwrap_or(0) as u32), at);
+                let ticket = json::digits_u64(extra).unwrap_or(0) as u32;
+                return self.flush_for(Waiter::Js(ticket), at);
             }
-            Command::Consent(c) => self.consent_at(c, at),
+            Command::Consent(c) => return self.consent_at(c, at),
             Command::Reset => {
                 self.inner.borrow_mut().pipeline.reset(at);
-                self.drive();
+                return self.drive();
             }
-            Command::Debug(on) => self.set_debug(on),
-        }
+            Command::Debug(on) => return self.set_debug(on),
+        };
+        // A track/page call carries the event id the page was given at the call.
+        input.event_id = (!extra.is_empty()).then(|| extra.to_string());
+        let _ = self.track_at(input, at);
     }
 
     // ---- the loop ------------------------------------------------------------------------
@@ -678,7 +670,7 @@ impl Tracker {
             changed
         };
         if changed {
-            let _ = self.page_at(None, None, now());
+            let _ = self.track_at(self.page_view(None), now());
         }
     }
 }
