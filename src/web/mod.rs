@@ -339,7 +339,8 @@ impl Tracker {
         }
     }
 
-    /// A `page_view` with the page's title in `properties.title` (unless given).
+    /// A `page_view` with the page's title in `properties.title` (unless given). Properties
+    /// that are not an object are refused, as by `track`.
     pub fn page(&self, properties: Option<Value>) -> Result<String, TrackError> {
         self.take_calls(usize::MAX);
         self.track_at(self.page_view(properties), now())
