@@ -17,9 +17,11 @@ use scantrack_core::text::concat;
 pub enum Command {
     Track(EventInput),
     /// `page(properties?)`: a `page_view` with the page's title added by the shell.
+    /// Properties that are not an object (here as in `Track`) are the core's to refuse.
     Page(Option<Value>),
-    IdentifyEmail(String),
-    IdentifyHash(String),
+    /// `identify({email})` as `Ok(email)`, `identify({email_hash})` as `Err(hash)` (as
+    /// `Tracker::identify` takes them: one call for both).
+    Identify(Result<String, String>),
     Flush,
     Consent(Consent),
     Reset,
@@ -27,19 +29,6 @@ pub enum Command {
 }
 
 const COMMANDS: &str = "track, page, identify, flush, consent, reset, debug, on, ready";
-
-fn props_arg(call: &str, v: Option<Value>) -> Result<Option<Value>, String> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(o @ Value::Object(_)) => Ok(Some(o)),
-        Some(other) => Err(concat(&[
-            "scantrack('",
-            call,
-            "', ...): properties must be an object like {plan: \"pro\"}, not ",
-            other.type_name(),
-        ])),
-    }
-}
 
 /// Parses `[command, ...args]`.
 pub fn parse(text: &str) -> Result<Command, String> {
@@ -50,18 +39,23 @@ pub fn parse(text: &str) -> Result<Command, String> {
         Value::Array(items) => items,
         _ => Vec::new(),
     };
-    let Some(Value::String(cmd)) = args.first() else {
+    let Some((Value::String(cmd), args)) = args.split_first_mut() else {
         return Err(concat(&[
             "scantrack(...): the first argument must be a command name (",
             COMMANDS,
             ")",
         ]));
     };
-    let cmd = cmd.clone();
+    command(cmd, args)
+}
+
+/// The command `cmd` with its arguments: borrowed, or moved out where they can be large;
+/// `parse` drops what is left in one place.
+fn command(cmd: &str, args: &mut [Value]) -> Result<Command, String> {
     let arg = |i: usize| args.get(i);
-    match cmd.as_str() {
+    match cmd {
         "track" => {
-            let name = match arg(1) {
+            let name = match arg(0) {
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => {
                     return Err(concat(&[
@@ -71,8 +65,8 @@ pub fn parse(text: &str) -> Result<Command, String> {
                 }
                 None => return Err("scantrack('track', name): the event name is missing".into()),
             };
-            let properties = props_arg("track", take(&mut args, 2))?;
-            let conversion = match args.get(3) {
+            let properties = take(args, 1);
+            let conversion = match args.get(2) {
                 None | Some(Value::Null) => None,
                 Some(c @ Value::Object(_)) => Some(conversion(c)?),
                 Some(other) => {
@@ -89,24 +83,24 @@ pub fn parse(text: &str) -> Result<Command, String> {
                 ..Default::default()
             }))
         }
-        "page" => Ok(Command::Page(props_arg("page", take(&mut args, 1))?)),
+        "page" => Ok(Command::Page(take(args, 0))),
         "identify" => {
-            let id = arg(1).unwrap_or(&Value::Null);
+            let id = arg(0).unwrap_or(&Value::Null);
             match (id.get("email"), id.get("email_hash")) {
-                (Some(Value::String(e)), None) => Ok(Command::IdentifyEmail(e.clone())),
-                (None, Some(Value::String(h))) => Ok(Command::IdentifyHash(h.clone())),
+                (Some(Value::String(e)), None) => Ok(Command::Identify(Ok(e.clone()))),
+                (None, Some(Value::String(h))) => Ok(Command::Identify(Err(h.clone()))),
                 _ => Err("scantrack('identify', ...): pass {email: \"ada@example.com\"} or {email_hash: \"<64 hex>\"} (one of them, as a string)".into()),
             }
         }
         "flush" => Ok(Command::Flush),
         "reset" => Ok(Command::Reset),
-        "consent" => match arg(1) {
+        "consent" => match arg(0) {
             Some(Value::String(s)) => Consent::parse(s).map(Command::Consent).ok_or_else(|| {
                 concat(&["scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\", not ", &json::quote(s)])
             }),
             _ => Err("scantrack('consent', state): state must be \"pending\", \"granted\" or \"denied\"".into()),
         },
-        "debug" => match arg(1) {
+        "debug" => match arg(0) {
             None | Some(Value::Null) => Ok(Command::Debug(true)),
             Some(Value::Bool(b)) => Ok(Command::Debug(*b)),
             Some(other) => Err(concat(&[
@@ -123,9 +117,12 @@ pub fn parse(text: &str) -> Result<Command, String> {
     }
 }
 
-/// Argument `i`, moved out of `args`.
+/// Argument `i`, moved out of `args`; `None` when not given (missing or `null`).
 fn take(args: &mut [Value], i: usize) -> Option<Value> {
-    args.get_mut(i).map(|v| core::mem::replace(v, Value::Null))
+    match args.get_mut(i).map(|v| core::mem::replace(v, Value::Null)) {
+        Some(Value::Null) => None,
+        given => given,
+    }
 }
 
 fn conversion(c: &Value) -> Result<Conversion, String> {
@@ -172,11 +169,11 @@ mod tests {
         assert_eq!(parse(r#"["page"]"#).unwrap(), Command::Page(None));
         assert_eq!(
             parse(r#"["identify",{"email":"a@b.co"}]"#).unwrap(),
-            Command::IdentifyEmail("a@b.co".into())
+            Command::Identify(Ok("a@b.co".into()))
         );
         assert_eq!(
             parse(r#"["identify",{"email_hash":"ab"}]"#).unwrap(),
-            Command::IdentifyHash("ab".into())
+            Command::Identify(Err("ab".into()))
         );
         assert_eq!(parse(r#"["flush"]"#).unwrap(), Command::Flush);
         assert_eq!(parse(r#"["reset"]"#).unwrap(), Command::Reset);
@@ -186,6 +183,38 @@ mod tests {
         );
         assert_eq!(parse(r#"["debug",false]"#).unwrap(), Command::Debug(false));
         assert_eq!(parse(r#"["debug"]"#).unwrap(), Command::Debug(true));
+    }
+
+    /// Properties that are not an object are refused by the core (one check, one message),
+    /// which the shell reports as an `invalid_call` like a refusal of the parser.
+    #[test]
+    fn properties_that_are_not_an_object_are_refused_by_the_core() {
+        use scantrack_core::entropy::SeededEntropy;
+        use scantrack_core::pipeline::Startup;
+        use scantrack_core::{Config, Millis, Pipeline};
+        let mut p = Pipeline::new(
+            Config::new("site_demo").unwrap(),
+            Box::new(SeededEntropy::new(1)),
+            Startup::default(),
+            Millis(0),
+        );
+        for (text, needle) in [
+            (
+                r#"["track","x",[1]]"#,
+                "properties: must be an object like {\"plan\": \"pro\"}, not an array",
+            ),
+            (
+                r#"["track","x","props"]"#,
+                "properties: must be an object like {\"plan\": \"pro\"}, not a string",
+            ),
+        ] {
+            let Command::Track(input) = parse(text).unwrap() else {
+                panic!("{text}")
+            };
+            let e = p.track(input, Millis(0)).unwrap_err().message();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+        assert!(matches!(parse(r#"["page",5]"#), Ok(Command::Page(Some(_)))));
     }
 
     #[test]
@@ -199,8 +228,6 @@ mod tests {
             (r#"["track"]"#, "name is missing"),
             (r#"["track",null]"#, "must be a string, not null"),
             (r#"["track",12]"#, "not a number"),
-            (r#"["track","x",[1]]"#, "properties must be an object"),
-            (r#"["track","x","props"]"#, "properties must be an object"),
             (r#"["track","x",null,5]"#, "conversion must be"),
             (
                 r#"["track","x",null,{"amount":"1","currency":"EUR"}]"#,

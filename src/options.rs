@@ -124,11 +124,10 @@ impl Options {
 }
 
 /// A whole number, not negative, however written (`10`, `10.0`, `1e1`); decided on the
-/// number's text: no float code in the snippet.
+/// number's text: no float code in the snippet. One too big for `u64` (`1e400` too, which
+/// has no finite `f64`) saturates at `u64::MAX`, which every range refuses.
 fn whole(v: &Value) -> Option<u64> {
-    v.as_number()
-        .filter(|n| n.is_finite())
-        .and_then(|n| n.whole_u64())
+    v.as_number().and_then(|n| n.whole_u64())
 }
 
 fn parse_endpoint(endpoint: &str) -> Result<String, String> {
@@ -202,6 +201,10 @@ mod tests {
             ),
             (
                 n(11, ",1e300"),
+                "maxQueueBytes: must be between 16384 and 4194304",
+            ),
+            (
+                n(11, ",1e400"),
                 "maxQueueBytes: must be between 16384 and 4194304",
             ),
             (

@@ -275,7 +275,7 @@ impl Tracker {
         });
         let tracker = Tracker { inner };
         if auto_pageview {
-            let _ = tracker.page_at(None, None, now());
+            let _ = tracker.track_at(tracker.page_view(None), now());
         }
         tracker.drive();
         Ok(tracker)
@@ -339,24 +339,24 @@ impl Tracker {
         }
     }
 
-    /// A `page_view` with the page's title in `properties.title` (unless given).
+    /// A `page_view` with the page's title in `properties.title` (unless given). Properties
+    /// that are not an object are refused, as by `track`.
     pub fn page(&self, properties: Option<Value>) -> Result<String, TrackError> {
         self.take_calls(usize::MAX);
-        self.page_at(properties, None, now())
+        self.track_at(self.page_view(properties), now())
     }
 
-    fn page_at(
-        &self,
-        properties: Option<Value>,
-        event_id: Option<String>,
-        at: Millis,
-    ) -> Result<String, TrackError> {
-        let mut members = match properties {
-            Some(Value::Object(m)) => m,
-            _ => Vec::new(),
+    /// The `page_view` of the page as it is now (its URL noted as the last page viewed).
+    fn page_view(&self, properties: Option<Value>) -> EventInput {
+        // Properties that are not an object go to the core as given, which refuses them.
+        let mut properties = match properties {
+            None | Some(Value::Null) => Value::Object(Vec::new()),
+            Some(p) => p,
         };
-        if !members.iter().any(|(k, _)| k == "title") {
-            members.push(("title".into(), Value::String(host::st_page(2))));
+        if let Value::Object(members) = &mut properties {
+            if !members.iter().any(|(k, _)| k == "title") {
+                members.push(("title".into(), Value::String(host::st_page(2))));
+            }
         }
         let href = host::st_page(0);
         {
@@ -364,9 +364,7 @@ impl Tracker {
             s.last_page = without_hash(&href).to_string();
             s.href = href;
         }
-        let mut input = EventInput::new("page_view").with_properties(Value::Object(members));
-        input.event_id = event_id;
-        self.track_at(input, at)
+        EventInput::new("page_view").with_properties(properties)
     }
 
     /// `identify({email})`: the address is normalised and hashed here; it is never stored or
@@ -477,33 +475,28 @@ impl Tracker {
                 return self.drive();
             }
         };
-        // A track/page call carries the event id the page was given at the call.
-        let id = (!extra.is_empty()).then(|| extra.to_string());
         // A refusal is already reported (`refused`): the results are not needed here.
-        match command {
-            Command::Track(mut input) => {
-                input.event_id = id;
-                let _ = self.track_at(input, at);
-            }
-            Command::Page(props) => {
-                let _ = self.page_at(props, id, at);
-            }
-            Command::IdentifyEmail(e) => {
-                let _ = self.identify(Ok(&e), at);
-            }
-            Command::IdentifyHash(h) => {
-                let _ = self.identify(Err(&h), at);
+        let mut input = match command {
+            Command::Track(input) => input,
+            Command::Page(props) => self.page_view(props),
+            Command::Identify(id) => {
+                let _ = self.identify(id.as_deref().map_err(String::as_str), at);
+                return;
             }
             Command::Flush => {
-                self.flush_for(Waiter::Js(json::digits_u64(extra).unwrap_or(0) as u32), at);
+                let ticket = json::digits_u64(extra).unwrap_or(0) as u32;
+                return self.flush_for(Waiter::Js(ticket), at);
             }
-            Command::Consent(c) => self.consent_at(c, at),
+            Command::Consent(c) => return self.consent_at(c, at),
             Command::Reset => {
                 self.inner.borrow_mut().pipeline.reset(at);
-                self.drive();
+                return self.drive();
             }
-            Command::Debug(on) => self.set_debug(on),
-        }
+            Command::Debug(on) => return self.set_debug(on),
+        };
+        // A track/page call carries the event id the page was given at the call.
+        input.event_id = (!extra.is_empty()).then(|| extra.to_string());
+        let _ = self.track_at(input, at);
     }
 
     // ---- the loop ------------------------------------------------------------------------
@@ -621,11 +614,15 @@ impl Tracker {
             1 => Outcome::Timeout,
             status => {
                 let mut rest = text.as_str();
-                let mut header = || Some(cut(&mut rest, '\n')).filter(|h| !h.is_empty());
                 let mut r = HttpResponse::status(status);
-                r.retry_after = header().map(str::to_string);
-                r.rate_limit_remaining = header().map(str::to_string);
-                r.rate_limit_reset = header().map(str::to_string);
+                for header in [
+                    &mut r.retry_after,
+                    &mut r.rate_limit_remaining,
+                    &mut r.rate_limit_reset,
+                ] {
+                    let h = cut(&mut rest, '\n');
+                    *header = (!h.is_empty()).then(|| h.to_string());
+                }
                 r.body = rest.to_string();
                 Outcome::Http(r)
             }
@@ -674,7 +671,7 @@ impl Tracker {
             changed
         };
         if changed {
-            let _ = self.page_at(None, None, now());
+            let _ = self.track_at(self.page_view(None), now());
         }
     }
 }
