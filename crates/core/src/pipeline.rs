@@ -295,7 +295,7 @@ impl Pipeline {
                     p.queue_dirty_since = Some(now);
                 }
                 for e in decoded.events {
-                    p.enqueue(e.id, e.name, e.json, e.enqueued_at);
+                    p.enqueue(e);
                 }
                 p.paused_until = decoded.paused_until;
             }
@@ -336,9 +336,9 @@ impl Pipeline {
         }
     }
 
-    fn enqueue(&mut self, id: String, name: String, json: String, at: Millis) {
+    fn enqueue(&mut self, e: Box<QueuedEvent>) {
         let max = self.config.max_queue_bytes;
-        for e in self.queue.push(id, name, json, at) {
+        for e in self.queue.push_boxed(e) {
             self.resolve(&e.id);
             let message = concat(&[
                 "the queue is full (",
@@ -390,7 +390,12 @@ impl Pipeline {
                 email_normalization: self.config.email_normalization,
             },
         )?;
-        self.enqueue(event_id.clone(), built.name, built.json, now);
+        self.enqueue(QueuedEvent::new(
+            event_id.clone(),
+            built.name,
+            built.json,
+            now,
+        ));
         Ok(event_id)
     }
 
@@ -945,14 +950,14 @@ impl Pipeline {
             }
             _ => Vec::new(),
         };
-        // Loops, not chain/map/collect: fewer iterator instantiations in the wasm.
-        let mut events: Vec<(&str, Millis, &str)> =
-            Vec::with_capacity(self.queue.len() + foreign.len());
+        // Loops, not chain/map/collect: fewer iterator instantiations in the wasm. References
+        // to one event type: the list is pointers, sorted and encoded without a tuple type.
+        let mut events: Vec<&QueuedEvent> = Vec::with_capacity(self.queue.len() + foreign.len());
         for e in self.queue.iter() {
-            events.push((&e.id, e.enqueued_at, &e.json));
+            events.push(e);
         }
         for e in &foreign {
-            events.push((&e.id, e.enqueued_at, &e.json));
+            events.push(e);
         }
         sort_by_time(&mut events);
         let pause = if self.paused_until > self.now {
@@ -996,13 +1001,16 @@ impl Pipeline {
     }
 }
 
-/// Sorts `events` by their time (the middle field), stably: events of the same millisecond keep
+/// Sorts `events` by their time (`enqueued_at`), stably: events of the same millisecond keep
 /// their order. A bottom-up merge sort, hand-written because the standard library's sorts cost
 /// some 8 KB of wasm for this one use; already sorted input (the usual case: this tab's queue,
 /// then another tab's, each in acceptance order) is settled in one pass.
-fn sort_by_time(events: &mut Vec<(&str, Millis, &str)>) {
+fn sort_by_time(events: &mut Vec<&QueuedEvent>) {
     let n = events.len();
-    if events.windows(2).all(|w| w[0].1 <= w[1].1) {
+    if events
+        .windows(2)
+        .all(|w| w[0].enqueued_at <= w[1].enqueued_at)
+    {
         return;
     }
     let mut merged = Vec::with_capacity(n);
@@ -1016,7 +1024,7 @@ fn sort_by_time(events: &mut Vec<(&str, Millis, &str)>) {
             let (mut i, mut j) = (lo, mid);
             while i < mid && j < hi {
                 // `<`, not `<=`: on a tie the earlier run's event goes first (stability).
-                if events[j].1 < events[i].1 {
+                if events[j].enqueued_at < events[i].enqueued_at {
                     merged.push(events[j]);
                     j += 1;
                 } else {
@@ -1043,13 +1051,15 @@ mod sort_tests {
         let mut rng = SeededEntropy::new(11);
         for n in [0, 1, 2, 3, 7, 64, 100, 1000] {
             for spread in [1, 5, 1_000_000] {
-                let ids: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
-                let mut events: Vec<(&str, Millis, &str)> = ids
-                    .iter()
-                    .map(|id| (id.as_str(), Millis(rng.next_u64() % spread), "{}"))
+                let queued: Vec<Box<QueuedEvent>> = (0..n)
+                    .map(|i| {
+                        let t = Millis(rng.next_u64() % spread);
+                        QueuedEvent::new(format!("e{i}"), "e".into(), "{}".into(), t)
+                    })
                     .collect();
+                let mut events: Vec<&QueuedEvent> = queued.iter().map(|e| &**e).collect();
                 let mut want = events.clone();
-                want.sort_by_key(|e| e.1);
+                want.sort_by_key(|e| e.enqueued_at);
                 sort_by_time(&mut events);
                 assert_eq!(events, want, "n {n}, spread {spread}");
             }

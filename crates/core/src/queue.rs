@@ -33,6 +33,21 @@ pub struct QueuedEvent {
     pub in_flight: Option<TransmitId>,
 }
 
+impl QueuedEvent {
+    /// An event not yet in a queue (`seq` 0, not in flight): restored from storage, or about
+    /// to be pushed.
+    pub fn new(id: String, name: String, json: String, enqueued_at: Millis) -> Box<QueuedEvent> {
+        Box::new(QueuedEvent {
+            seq: 0,
+            id,
+            name,
+            json,
+            enqueued_at,
+            in_flight: None,
+        })
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Queue {
     // Boxed on purpose (see the module doc): removals move pointers, not events.
@@ -65,8 +80,15 @@ impl Queue {
         json: String,
         enqueued_at: Millis,
     ) -> Vec<Box<QueuedEvent>> {
+        self.push_boxed(QueuedEvent::new(id, name, json, enqueued_at))
+    }
+
+    /// `push` for an event already boxed (one restored from storage): it gets the next `seq`
+    /// and is not in flight.
+    #[allow(clippy::vec_box)]
+    pub fn push_boxed(&mut self, mut e: Box<QueuedEvent>) -> Vec<Box<QueuedEvent>> {
         let mut evicted = Vec::new();
-        let size = json.len();
+        let size = e.json.len();
         while self.bytes + size > self.max_bytes && !self.items.is_empty() {
             let victim = self
                 .items
@@ -77,17 +99,11 @@ impl Queue {
             self.bytes -= e.json.len();
             evicted.push(e);
         }
-        let seq = self.next_seq;
+        e.seq = self.next_seq;
+        e.in_flight = None;
         self.next_seq += 1;
         self.bytes += size;
-        self.items.push(Box::new(QueuedEvent {
-            seq,
-            id,
-            name,
-            json,
-            enqueued_at,
-            in_flight: None,
-        }));
+        self.items.push(e);
         evicted
     }
 
