@@ -791,10 +791,8 @@ impl Pipeline {
                     self.reports.push(Some(Report::Error {
                         kind: ErrorKind::Stopped,
                         message: concat(&[
-                            "the collector refused a request (HTTP ",
-                            &dec(u64::from(status)),
-                            ": ",
-                            &detail,
+                            "the collector refused a request (",
+                            &message,
                             "); sending is stopped for this page, queued events stay stored",
                         ]),
                     }));
