@@ -1000,13 +1000,11 @@ impl Pipeline {
 /// Sorts `events` by their time (`enqueued_at`), stably: events of the same millisecond keep
 /// their order. A bottom-up merge sort, hand-written because the standard library's sorts cost
 /// some 8 KB of wasm for this one use; already sorted input (the usual case: this tab's queue,
-/// then another tab's, each in acceptance order) is settled in one pass.
+/// then another tab's, each in acceptance order) is settled in one pass. Plain index loops and
+/// `push`, no `windows` or `extend_from_slice`: each of those is more wasm for this one use.
 fn sort_by_time(events: &mut Vec<&QueuedEvent>) {
     let n = events.len();
-    if events
-        .windows(2)
-        .all(|w| w[0].enqueued_at <= w[1].enqueued_at)
-    {
+    if (1..n).all(|k| events[k - 1].enqueued_at <= events[k].enqueued_at) {
         return;
     }
     let mut merged = Vec::with_capacity(n);
@@ -1018,18 +1016,17 @@ fn sort_by_time(events: &mut Vec<&QueuedEvent>) {
             let mid = (lo + width).min(n);
             let hi = (lo + 2 * width).min(n);
             let (mut i, mut j) = (lo, mid);
-            while i < mid && j < hi {
-                // `<`, not `<=`: on a tie the earlier run's event goes first (stability).
-                if events[j].enqueued_at < events[i].enqueued_at {
-                    merged.push(events[j]);
-                    j += 1;
-                } else {
+            while i < mid || j < hi {
+                // The earlier run's event first unless the later run's is strictly older
+                // (`<`, not `<=`: on a tie the earlier run's goes first, for stability).
+                if i < mid && (j == hi || events[j].enqueued_at >= events[i].enqueued_at) {
                     merged.push(events[i]);
                     i += 1;
+                } else {
+                    merged.push(events[j]);
+                    j += 1;
                 }
             }
-            merged.extend_from_slice(&events[i..mid]);
-            merged.extend_from_slice(&events[j..hi]);
             lo = hi;
         }
         core::mem::swap(events, &mut merged);
