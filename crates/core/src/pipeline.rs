@@ -936,24 +936,29 @@ impl Pipeline {
                 if d.paused_until > self.paused_until && d.paused_until > self.now {
                     self.paused_until = d.paused_until;
                 }
-                let mut own = Names::with_capacity(self.queue.len());
-                for e in self.queue.iter() {
-                    own.insert(e.id.clone(), 0);
-                }
-                let mut foreign = d.events;
-                foreign.retain(|e| own.get(&e.id).is_none() && !self.resolved.contains(&e.id));
-                foreign
+                d.events
             }
             _ => Vec::new(),
         };
-        // Loops, not chain/map/collect: fewer iterator instantiations in the wasm. References
-        // to one event type: the list is pointers, sorted and encoded without a tuple type.
+        // Loops, not chain/map/collect or `retain`: fewer instantiations in the wasm.
+        // References to one event type: the list is pointers, sorted and encoded without a
+        // tuple type. This page's ids are only collected when there is something to compare.
         let mut events: Vec<&QueuedEvent> = Vec::with_capacity(self.queue.len() + foreign.len());
+        let mut own = Names::with_capacity(if foreign.is_empty() {
+            0
+        } else {
+            self.queue.len()
+        });
         for e in self.queue.iter() {
+            if !foreign.is_empty() {
+                own.insert(e.id.clone(), 0);
+            }
             events.push(e);
         }
         for e in &foreign {
-            events.push(e);
+            if own.get(&e.id).is_none() && !self.resolved.contains(&e.id) {
+                events.push(e);
+            }
         }
         sort_by_time(&mut events);
         let pause = if self.paused_until > self.now {
