@@ -6,8 +6,9 @@
 //! Each event is kept as its final wire JSON, serialised once when accepted: batch sizes are
 //! exact sums, and neither sending nor persisting serialises an event again.
 //! A `Vec` of boxes, not a `VecDeque`: every `VecDeque` method used is wasm every visitor
-//! downloads. Events leave it still boxed (evicted, removed, cleared): one list type, and no
-//! move out of the box only to drop it a moment later. The boxes keep removals cheap: a full 1 MiB queue holds ~5,000 events, and an
+//! downloads. Events leave it still boxed (evicted, removed, cleared), and events restored from
+//! storage come in boxed as decoded (`push_boxed`): one list type, and no move out of a box
+//! only to drop it or box it again a moment later. The boxes keep removals cheap: a full 1 MiB queue holds ~5,000 events, and an
 //! eviction or acknowledgement near the front moves ~20 KB of pointers instead of ~400 KB of
 //! events (found in a profile of `track` with a full queue: 14% of the time was that move).
 
