@@ -11,6 +11,7 @@
 //! readable queue each broken entry is skipped and counted, so one bad entry never costs the rest.
 
 use crate::json::{self, Value};
+use crate::queue::QueuedEvent;
 use crate::session::Session;
 use crate::text::{concat, dec};
 use crate::time::{push_decimal, Millis};
@@ -115,20 +116,13 @@ impl core::fmt::Display for PersistError {
     }
 }
 
-/// One stored event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredEvent {
-    pub id: String,
-    pub name: String,
-    pub enqueued_at: Millis,
-    /// Compact wire JSON.
-    pub json: String,
-}
-
 /// A decoded queue: the readable events, and how many entries were unreadable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodedQueue {
-    pub events: Vec<StoredEvent>,
+    /// Boxed as the queue holds them (not yet in it: `seq` 0, not in flight), so that
+    /// restoring and merging need no second event type.
+    #[allow(clippy::vec_box)]
+    pub events: Vec<Box<QueuedEvent>>,
     pub skipped: usize,
     /// No request before this instant (a stored `Retry-After` or backoff deadline).
     pub paused_until: Millis,
@@ -141,12 +135,8 @@ fn header(out: &mut String, site_id: &str) {
     json::write_str(out, site_id);
 }
 
-/// Encodes the events `(id, enqueued_at, wire json)` in order, and the pause deadline.
-pub fn encode_queue(
-    site_id: &str,
-    paused_until: Millis,
-    events: &[(&str, Millis, &str)],
-) -> String {
+/// Encodes the events (their id, time and wire JSON) in order, and the pause deadline.
+pub fn encode_queue(site_id: &str, paused_until: Millis, events: &[&QueuedEvent]) -> String {
     let mut out = String::new();
     header(&mut out, site_id);
     if paused_until > Millis::ZERO {
@@ -154,16 +144,16 @@ pub fn encode_queue(
         push_decimal(&mut out, paused_until.0);
     }
     out.push_str(",\"events\":[");
-    for (i, &(id, t, json)) in events.iter().enumerate() {
+    for (i, e) in events.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str("{\"id\":");
-        json::write_str(&mut out, id);
+        json::write_str(&mut out, &e.id);
         out.push_str(",\"t\":");
-        push_decimal(&mut out, t.0);
+        push_decimal(&mut out, e.enqueued_at.0);
         out.push_str(",\"e\":");
-        out.push_str(json);
+        out.push_str(&e.json);
         out.push('}');
     }
     out.push_str("]}");
@@ -226,7 +216,7 @@ pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistEr
     Ok(out)
 }
 
-fn decode_entry(entry: &Value) -> Option<StoredEvent> {
+fn decode_entry(entry: &Value) -> Option<Box<QueuedEvent>> {
     let id = entry
         .get("id")
         .and_then(Value::as_str)
@@ -238,12 +228,7 @@ fn decode_entry(entry: &Value) -> Option<StoredEvent> {
         return None;
     }
     let name = event.get("event_name").and_then(Value::as_str)?.to_string();
-    Some(StoredEvent {
-        id: id.to_string(),
-        name,
-        enqueued_at: t,
-        json: event.to_json(),
-    })
+    Some(QueuedEvent::new(id.to_string(), name, event.to_json(), t))
 }
 
 /// Encodes the session.
@@ -302,20 +287,13 @@ mod tests {
     #[test]
     fn queue_round_trips_with_its_pause() {
         let e = event(ID, "purchase");
-        let text = encode_queue("site_demo", Millis(99), &[(ID, Millis(5), e.as_str())]);
+        let queued = QueuedEvent::new(ID.into(), "purchase".into(), e.clone(), Millis(5));
+        let text = encode_queue("site_demo", Millis(99), &[&queued]);
         assert!(text.starts_with(r#"{"v":1,"site_id":"site_demo","pause":99,"events":["#));
         let d = decode_queue(&text, "site_demo").unwrap();
         assert_eq!(d.paused_until, Millis(99));
         assert_eq!(d.skipped, 0);
-        assert_eq!(
-            d.events,
-            vec![StoredEvent {
-                id: ID.into(),
-                name: "purchase".into(),
-                enqueued_at: Millis(5),
-                json: e
-            }]
-        );
+        assert_eq!(d.events, vec![queued]);
     }
 
     #[test]

@@ -295,7 +295,7 @@ impl Pipeline {
                     p.queue_dirty_since = Some(now);
                 }
                 for e in decoded.events {
-                    p.enqueue(e.id, e.name, e.json, e.enqueued_at);
+                    p.enqueue(e);
                 }
                 p.paused_until = decoded.paused_until;
             }
@@ -336,9 +336,9 @@ impl Pipeline {
         }
     }
 
-    fn enqueue(&mut self, id: String, name: String, json: String, at: Millis) {
+    fn enqueue(&mut self, e: Box<QueuedEvent>) {
         let max = self.config.max_queue_bytes;
-        for e in self.queue.push(id, name, json, at) {
+        for e in self.queue.push_boxed(e) {
             self.resolve(&e.id);
             let message = concat(&[
                 "the queue is full (",
@@ -390,7 +390,12 @@ impl Pipeline {
                 email_normalization: self.config.email_normalization,
             },
         )?;
-        self.enqueue(event_id.clone(), built.name, built.json, now);
+        self.enqueue(QueuedEvent::new(
+            event_id.clone(),
+            built.name,
+            built.json,
+            now,
+        ));
         Ok(event_id)
     }
 
@@ -759,22 +764,20 @@ impl Pipeline {
                 self.queue.release(&f.events);
             }
             Verdict::Invalid { refused, detail } => {
-                // A loop, not filter_map/collect: one iterator instantiation less in the wasm.
-                let mut named: Vec<(&String, &Refusal)> = Vec::new();
-                for r in &refused {
-                    if let Some(id) = r.index.and_then(|i| f.events.get(i)) {
-                        named.push((id, r));
-                    }
-                }
-                if named.is_empty() {
+                // The refusals that name an event of this request, looked up where used: no
+                // list of them (one `Vec` instantiation less in the wasm).
+                let named = |r: &Refusal| r.index.and_then(|i| f.events.get(i));
+                if !refused.iter().any(|r| named(r).is_some()) {
                     let message = concat(&[
                         "the collector refused the batch (422) without naming an event: ",
                         &detail,
                     ]);
                     self.drop_all(&f.events, DropReason::Invalid, &message);
                 } else {
-                    for (id, r) in named {
-                        self.drop_event(id, DropReason::Invalid, r.message.clone());
+                    for r in &refused {
+                        if let Some(id) = named(r) {
+                            self.drop_event(id, DropReason::Invalid, r.message.clone());
+                        }
                     }
                     self.queue.release(&f.events);
                 }
@@ -786,10 +789,8 @@ impl Pipeline {
                     self.reports.push(Some(Report::Error {
                         kind: ErrorKind::Stopped,
                         message: concat(&[
-                            "the collector refused a request (HTTP ",
-                            &dec(u64::from(status)),
-                            ": ",
-                            &detail,
+                            "the collector refused a request (",
+                            &message,
                             "); sending is stopped for this page, queued events stay stored",
                         ]),
                     }));
@@ -935,24 +936,29 @@ impl Pipeline {
                 if d.paused_until > self.paused_until && d.paused_until > self.now {
                     self.paused_until = d.paused_until;
                 }
-                let mut own = Names::with_capacity(self.queue.len());
-                for e in self.queue.iter() {
-                    own.insert(e.id.clone(), 0);
-                }
-                let mut foreign = d.events;
-                foreign.retain(|e| own.get(&e.id).is_none() && !self.resolved.contains(&e.id));
-                foreign
+                d.events
             }
             _ => Vec::new(),
         };
-        // Loops, not chain/map/collect: fewer iterator instantiations in the wasm.
-        let mut events: Vec<(&str, Millis, &str)> =
-            Vec::with_capacity(self.queue.len() + foreign.len());
+        // Loops, not chain/map/collect or `retain`: fewer instantiations in the wasm.
+        // References to one event type: the list is pointers, sorted and encoded without a
+        // tuple type. This page's ids are only collected when there is something to compare.
+        let mut events: Vec<&QueuedEvent> = Vec::with_capacity(self.queue.len() + foreign.len());
+        let mut own = Names::with_capacity(if foreign.is_empty() {
+            0
+        } else {
+            self.queue.len()
+        });
         for e in self.queue.iter() {
-            events.push((&e.id, e.enqueued_at, &e.json));
+            if !foreign.is_empty() {
+                own.insert(e.id.clone(), 0);
+            }
+            events.push(e);
         }
         for e in &foreign {
-            events.push((&e.id, e.enqueued_at, &e.json));
+            if own.get(&e.id).is_none() && !self.resolved.contains(&e.id) {
+                events.push(e);
+            }
         }
         sort_by_time(&mut events);
         let pause = if self.paused_until > self.now {
@@ -996,13 +1002,14 @@ impl Pipeline {
     }
 }
 
-/// Sorts `events` by their time (the middle field), stably: events of the same millisecond keep
+/// Sorts `events` by their time (`enqueued_at`), stably: events of the same millisecond keep
 /// their order. A bottom-up merge sort, hand-written because the standard library's sorts cost
 /// some 8 KB of wasm for this one use; already sorted input (the usual case: this tab's queue,
-/// then another tab's, each in acceptance order) is settled in one pass.
-fn sort_by_time(events: &mut Vec<(&str, Millis, &str)>) {
+/// then another tab's, each in acceptance order) is settled in one pass. Plain index loops and
+/// `push`, no `windows` or `extend_from_slice`: each of those is more wasm for this one use.
+fn sort_by_time(events: &mut Vec<&QueuedEvent>) {
     let n = events.len();
-    if events.windows(2).all(|w| w[0].1 <= w[1].1) {
+    if (1..n).all(|k| events[k - 1].enqueued_at <= events[k].enqueued_at) {
         return;
     }
     let mut merged = Vec::with_capacity(n);
@@ -1014,18 +1021,17 @@ fn sort_by_time(events: &mut Vec<(&str, Millis, &str)>) {
             let mid = (lo + width).min(n);
             let hi = (lo + 2 * width).min(n);
             let (mut i, mut j) = (lo, mid);
-            while i < mid && j < hi {
-                // `<`, not `<=`: on a tie the earlier run's event goes first (stability).
-                if events[j].1 < events[i].1 {
-                    merged.push(events[j]);
-                    j += 1;
-                } else {
+            while i < mid || j < hi {
+                // The earlier run's event first unless the later run's is strictly older
+                // (`<`, not `<=`: on a tie the earlier run's goes first, for stability).
+                if i < mid && (j == hi || events[j].enqueued_at >= events[i].enqueued_at) {
                     merged.push(events[i]);
                     i += 1;
+                } else {
+                    merged.push(events[j]);
+                    j += 1;
                 }
             }
-            merged.extend_from_slice(&events[i..mid]);
-            merged.extend_from_slice(&events[j..hi]);
             lo = hi;
         }
         core::mem::swap(events, &mut merged);
@@ -1043,13 +1049,15 @@ mod sort_tests {
         let mut rng = SeededEntropy::new(11);
         for n in [0, 1, 2, 3, 7, 64, 100, 1000] {
             for spread in [1, 5, 1_000_000] {
-                let ids: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
-                let mut events: Vec<(&str, Millis, &str)> = ids
-                    .iter()
-                    .map(|id| (id.as_str(), Millis(rng.next_u64() % spread), "{}"))
+                let queued: Vec<Box<QueuedEvent>> = (0..n)
+                    .map(|i| {
+                        let t = Millis(rng.next_u64() % spread);
+                        QueuedEvent::new(format!("e{i}"), "e".into(), "{}".into(), t)
+                    })
                     .collect();
+                let mut events: Vec<&QueuedEvent> = queued.iter().map(|e| &**e).collect();
                 let mut want = events.clone();
-                want.sort_by_key(|e| e.1);
+                want.sort_by_key(|e| e.enqueued_at);
                 sort_by_time(&mut events);
                 assert_eq!(events, want, "n {n}, spread {spread}");
             }

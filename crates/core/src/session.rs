@@ -58,16 +58,25 @@ impl Session {
 /// The last valid occurrence wins (a redirect that appends its own parameter is the one that
 /// knows the visit).
 pub fn session_id_from_url(url: &str) -> Option<String> {
-    let query = url.split('#').next()?.split_once('?')?.1;
+    let before_fragment = url.split_once('#').map_or(url, |(before, _)| before);
+    let mut query = before_fragment.split_once('?')?.1;
     // A forward loop keeping the last hit, not `next_back`: the same result without a reverse
-    // splitter (some 800 bytes) in the wasm.
+    // splitter (some 800 bytes) in the wasm. Cut with `split_once` (which the wasm has anyway),
+    // not `split`: no splitter iterator either.
     let mut found = None;
-    for pair in query.split('&') {
+    loop {
+        let (pair, rest) = match query.split_once('&') {
+            Some((pair, rest)) => (pair, Some(rest)),
+            None => (query, None),
+        };
         if let Some((URL_PARAM, v)) = pair.split_once('=') {
             found = uuid::parse_canonical(v).or(found);
         }
+        match rest {
+            Some(rest) => query = rest,
+            None => return found,
+        }
     }
-    found
 }
 
 #[cfg(test)]
@@ -126,6 +135,16 @@ mod tests {
             .as_deref(),
             Some("7ad26d4f-3181-1ef8-b6ca-b8f59499dd43")
         );
+    }
+
+    #[test]
+    fn the_last_valid_url_session_id_wins() {
+        let a = "7ad26d4f-3181-4ef8-b6ca-b8f59499dd43";
+        let b = "0b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10";
+        let url = format!("https://x.example/?scan_session_id={a}&scan_session_id={b}&x=1");
+        assert_eq!(session_id_from_url(&url).as_deref(), Some(b));
+        let url = format!("https://x.example/?scan_session_id={a}&scan_session_id=bad&y");
+        assert_eq!(session_id_from_url(&url).as_deref(), Some(a));
     }
 
     #[test]
