@@ -278,10 +278,6 @@ pub fn value_contains_email(v: &Value) -> bool {
 /// use `.key` and `[index]`; an offending key is named in its redacted form so that the path
 /// carries no address.
 pub fn find_email(v: &Value, path: &str) -> Option<String> {
-    // The common, clean case walks without building paths.
-    if !value_contains_email(v) {
-        return None;
-    }
     let mut buf = path.to_string();
     find_email_at(v, &mut buf).then_some(buf)
 }
