@@ -236,52 +236,42 @@ impl Parser<'_> {
     fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
         let start = self.pos;
         self.pos += 1; // '\\'
-        let c = match self.peek() {
-            Some(b'"') => '"',
-            Some(b'\\') => '\\',
-            Some(b'/') => '/',
-            Some(b'b') => '\u{8}',
-            Some(b'f') => '\u{c}',
-            Some(b'n') => '\n',
-            Some(b'r') => '\r',
-            Some(b't') => '\t',
-            Some(b'u') => {
-                self.pos += 1;
-                let unit = self.hex4()?;
-                let code = match unit {
-                    0xD800..=0xDBFF => {
-                        // A high surrogate pairs with an immediately following `\u` low one;
-                        // alone, it becomes U+FFFD (below) and what follows is read on its own.
-                        let rest = &self.src.as_bytes()[self.pos..];
-                        let low = if rest.starts_with(b"\\u") {
-                            let save = self.pos;
-                            self.pos += 2;
-                            match self.hex4()? {
-                                low @ 0xDC00..=0xDFFF => Some(low),
-                                _ => {
-                                    self.pos = save;
-                                    None
-                                }
-                            }
-                        } else {
-                            None
-                        };
-                        match low {
-                            Some(low) => 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00),
-                            None => 0xFFFD,
-                        }
-                    }
-                    0xDC00..=0xDFFF => 0xFFFD,
-                    _ => unit,
-                };
-                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
-                return Ok(());
-            }
-            None => return Err(self.err("unterminated string")),
-            Some(_) => return Err(Self::err_at(start, "invalid escape")),
+        let Some(b) = self.peek() else {
+            return Err(self.err("unterminated string"));
         };
         self.pos += 1;
-        out.push(c);
+        // Every escape as a code point, pushed in one place (one UTF-8 encoder in the wasm).
+        let code = match b {
+            b'"' | b'\\' | b'/' => u32::from(b),
+            b'b' => 0x8,
+            b'f' => 0xc,
+            b'n' => 0xa,
+            b'r' => 0xd,
+            b't' => 0x9,
+            b'u' => match self.hex4()? {
+                unit @ 0xD800..=0xDBFF => {
+                    // A high surrogate pairs with an immediately following `\u` low one;
+                    // alone, it becomes U+FFFD and what follows is read on its own.
+                    let save = self.pos;
+                    let mut low = 0;
+                    if self.src.as_bytes()[save..].starts_with(b"\\u") {
+                        self.pos += 2;
+                        low = self.hex4()?;
+                    }
+                    match low {
+                        0xDC00..=0xDFFF => 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00),
+                        _ => {
+                            self.pos = save;
+                            0xFFFD
+                        }
+                    }
+                }
+                unit => unit,
+            },
+            _ => return Err(Self::err_at(start, "invalid escape")),
+        };
+        // A lone low surrogate has no `char`: U+FFFD too.
+        out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
         Ok(())
     }
 
