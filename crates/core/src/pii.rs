@@ -372,19 +372,20 @@ fn deduplicate_renamed_keys(members: &mut [(String, Value)], renamed: &[usize]) 
         }
     }
     for &i in renamed {
-        let base = &members[i].0;
-        let Some(mut n) = taken.get(base) else {
-            taken.insert(base.clone(), 2);
-            continue;
-        };
-        let mut name = suffixed(base, n);
-        while taken.get(&name).is_some() {
-            n += 1;
-            name = suffixed(base, n);
+        let name = &mut members[i].0;
+        if let Some(mut n) = taken.get(name) {
+            // The first free `name (n)`; the base then remembers the suffix after it.
+            let base = core::mem::take(name);
+            loop {
+                *name = suffixed(&base, n);
+                n += 1;
+                if taken.get(name).is_none() {
+                    break;
+                }
+            }
+            taken.insert(base, n);
         }
-        taken.insert(base.clone(), n + 1);
         taken.insert(name.clone(), 2);
-        members[i].0 = name;
     }
 }
 
