@@ -214,7 +214,7 @@ pub fn is_email_hash(s: &str) -> bool {
 /// `@` or its URL-encoded form `%40` (any case), and a domain with at least one dot. Errs on the
 /// side of finding one. The exact rule is in the module documentation.
 pub fn contains_email(s: &str) -> bool {
-    addresses(s).next().is_some()
+    next_address(s, &mut 0).is_some()
 }
 
 /// `s` with every address replaced according to `policy` (`Redact`: `[email redacted]`;
@@ -406,8 +406,8 @@ fn replace_addresses(
     policy: PiiPolicy,
     mode: EmailNormalization,
 ) -> Option<(String, usize)> {
-    let mut found = addresses(s);
-    let first = found.next()?;
+    let mut at = 0;
+    let first = next_address(s, &mut at)?;
     let mut out = String::with_capacity(s.len());
     let mut copied = 0;
     let mut count = 1;
@@ -420,9 +420,9 @@ fn replace_addresses(
         }
         copied = end;
     };
-    for (start, end) in found {
+    while let Some((start, end)) = next_address(s, &mut at) {
         count += 1;
-        // Starts and ends both grow with the separator position (see `addresses`), so spans
+        // Starts and ends both grow with the separator position (see `next_address`), so spans
         // only ever overlap their predecessor.
         if start <= span.1 {
             span.1 = span.1.max(end);
@@ -458,37 +458,32 @@ fn decode_at_signs(s: &str) -> String {
     out
 }
 
-/// Byte ranges `(start, end)` of the addresses in `s`, one per separator that has a non-empty
-/// local part and a valid domain, in separator order. Starts and ends are non-decreasing;
-/// ranges may overlap (`a@b.com@c.com`).
-fn addresses(s: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+/// The byte range `(start, end)` of the next address in `s` whose separator is at or after
+/// `*i`, moving `*i` past that separator; `None` when there is none. Addresses come one per
+/// separator that has a non-empty local part and a valid domain, in separator order: starts
+/// and ends are non-decreasing, and ranges may overlap (`a@b.com@c.com`).
+fn next_address(s: &str, i: &mut usize) -> Option<(usize, usize)> {
     let b = s.as_bytes();
-    let mut i = 0;
-    core::iter::from_fn(move || {
-        // Byte-wise is safe: the separators are ASCII and UTF-8 continuation bytes never are.
-        while i < b.len() {
-            // Most strings hold no `@` and no `%` at all: skip to the next one in a tight loop.
-            match b[i..].iter().position(|&c| c == b'@' || c == b'%') {
-                Some(skip) => i += skip,
-                None => break,
-            }
-            let sep_start = i;
-            let sep_len = separator_len(&b[i..]);
-            if sep_len == 0 {
-                i += 1;
-                continue;
-            }
-            i += sep_len;
-            let start = local_start(s, sep_start);
-            if start == sep_start {
-                continue;
-            }
-            if let Some(end) = domain_end(s, i) {
-                return Some((start, end));
-            }
+    // Byte-wise is safe: the separators are ASCII and UTF-8 continuation bytes never are.
+    while *i < b.len() {
+        // Most strings hold no `@` and no `%` at all: skip to the next one in a tight loop.
+        *i += b[*i..].iter().position(|&c| c == b'@' || c == b'%')?;
+        let sep_start = *i;
+        let sep_len = separator_len(&b[sep_start..]);
+        if sep_len == 0 {
+            *i += 1;
+            continue;
         }
-        None
-    })
+        *i += sep_len;
+        let start = local_start(s, sep_start);
+        if start == sep_start {
+            continue;
+        }
+        if let Some(end) = domain_end(s, *i) {
+            return Some((start, end));
+        }
+    }
+    None
 }
 
 /// 1 for `@`, 3 for `%40`, 0 otherwise, for the separator at the start of `b`.
