@@ -407,31 +407,33 @@ fn replace_addresses(
     mode: EmailNormalization,
 ) -> Option<(String, usize)> {
     let mut at = 0;
-    let first = next_address(s, &mut at)?;
+    let mut span = next_address(s, &mut at)?;
     let mut out = String::with_capacity(s.len());
-    let mut copied = 0;
-    let mut count = 1;
-    let mut span = first;
-    let mut replace = |out: &mut String, (start, end): (usize, usize)| {
+    let (mut copied, mut count) = (0, 1);
+    loop {
+        let next = next_address(s, &mut at);
+        if let Some((start, end)) = next {
+            count += 1;
+            // Starts and ends both grow with the separator position (see `next_address`), so
+            // spans only ever overlap their predecessor.
+            if start <= span.1 {
+                span.1 = span.1.max(end);
+                continue;
+            }
+        }
+        // `span` is complete: replace it, then go on with the next one if there is one.
+        let (start, end) = span;
         out.push_str(&s[copied..start]);
         match policy {
             PiiPolicy::Hash => out.push_str(&sha256_hex(&normalize_found(&s[start..end], mode))),
             _ => out.push_str(REDACTED),
         }
         copied = end;
-    };
-    while let Some((start, end)) = next_address(s, &mut at) {
-        count += 1;
-        // Starts and ends both grow with the separator position (see `next_address`), so spans
-        // only ever overlap their predecessor.
-        if start <= span.1 {
-            span.1 = span.1.max(end);
-        } else {
-            replace(&mut out, span);
-            span = (start, end);
+        match next {
+            Some(next) => span = next,
+            None => break,
         }
     }
-    replace(&mut out, span);
     out.push_str(&s[copied..]);
     Some((out, count))
 }
