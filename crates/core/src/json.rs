@@ -534,7 +534,7 @@ impl Decimal {
     /// zeros are skipped, its trailing zeros dropped; then the exponent.
     fn of(text: &str) -> Decimal {
         let b = text.as_bytes();
-        let negative = b.first() == Some(&b'-');
+        let negative = matches!(b.first(), Some(b'-'));
         let mut i = usize::from(negative);
         let mut digits = String::new();
         let (mut int_len, mut leading, mut in_fraction) = (0i64, 0i64, false);
@@ -553,12 +553,12 @@ impl Decimal {
             }
             i += 1;
         }
-        while digits.as_bytes().last() == Some(&b'0') {
-            digits.pop();
+        while let Some(b'0') = digits.as_bytes().last() {
+            digits.truncate(digits.len() - 1);
         }
         // Past the `e`: a sign, then digits. Exponents beyond any f64 saturate: 10^(10^15) is
         // as infinite as 10^(10^100).
-        let exp_negative = b.get(i + 1) == Some(&b'-');
+        let exp_negative = matches!(b.get(i + 1), Some(b'-'));
         let mut e: i64 = 0;
         for &c in b.get(i + 1..).unwrap_or_default() {
             if c.is_ascii_digit() {
