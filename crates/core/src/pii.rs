@@ -338,17 +338,13 @@ fn scrub_in_place(v: &mut Value, policy: PiiPolicy, mode: EmailNormalization) ->
         }
         Value::Object(members) => {
             let mut count = 0;
-            let mut renamed = Vec::new();
-            for (i, (k, item)) in members.iter_mut().enumerate() {
+            let mut keys_with_addresses = false;
+            for (k, item) in members.iter_mut() {
                 count += scrub_in_place(item, policy, mode);
-                if let Some((out, n)) = replace_addresses(k, policy, mode) {
-                    *k = out;
-                    count += n;
-                    renamed.push(i);
-                }
+                keys_with_addresses |= contains_email(k);
             }
-            if !renamed.is_empty() {
-                deduplicate_renamed_keys(members, &renamed);
+            if keys_with_addresses {
+                count += scrub_keys(members, policy, mode);
             }
             count
         }
@@ -356,23 +352,33 @@ fn scrub_in_place(v: &mut Value, policy: PiiPolicy, mode: EmailNormalization) ->
     }
 }
 
-/// Gives each renamed key (indices in `renamed`, ascending) a name no other key has: keys that
-/// were not renamed keep theirs, earlier renamed keys keep what they got, and a later one that
-/// would collide becomes `name (2)`, `name (3)`, ...
+/// Scrubs the keys of `members` (some of which hold an address) and returns how many
+/// addresses were replaced. Each renamed key gets a name no other key has: keys that are not
+/// renamed keep theirs, earlier renamed keys keep what they got, and a later one that would
+/// collide becomes `name (2)`, `name (3)`, ...
 ///
 /// Hashing rather than scans: a page can pass an object with thousands of address keys, all
 /// redacted to the same text, and the tracker must stay well under 50 ms; remembering the next
 /// free suffix of each name keeps this linear in the number of keys.
-fn deduplicate_renamed_keys(members: &mut [(String, Value)], renamed: &[usize]) {
+fn scrub_keys(
+    members: &mut [(String, Value)],
+    policy: PiiPolicy,
+    mode: EmailNormalization,
+) -> usize {
     // Every name in use -> the next suffix to try when a renamed key wants it as its base.
     let mut taken = Names::with_capacity(members.len());
-    for (j, (k, _)) in members.iter().enumerate() {
-        if renamed.binary_search(&j).is_err() {
+    for (k, _) in members.iter() {
+        if !contains_email(k) {
             taken.insert(k.clone(), 2);
         }
     }
-    for &i in renamed {
-        let name = &mut members[i].0;
+    let mut count = 0;
+    for (name, _) in members.iter_mut() {
+        let Some((out, n)) = replace_addresses(name, policy, mode) else {
+            continue;
+        };
+        count += n;
+        *name = out;
         if let Some(mut n) = taken.get(name) {
             // The first free `name (n)`; the base then remembers the suffix after it.
             let base = core::mem::take(name);
@@ -387,6 +393,7 @@ fn deduplicate_renamed_keys(members: &mut [(String, Value)], renamed: &[usize]) 
         }
         taken.insert(name.clone(), 2);
     }
+    count
 }
 
 /// `base (n)`, written without the formatting machinery.
