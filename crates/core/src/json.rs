@@ -111,21 +111,21 @@ impl Parser<'_> {
             Some(b'{') => self.container(depth + 1, true),
             Some(b'[') => self.container(depth + 1, false),
             Some(b'"') => self.string().map(Value::String),
-            Some(b't') => self.literal("true", Value::Bool(true)),
-            Some(b'f') => self.literal("false", Value::Bool(false)),
-            Some(b'n') => self.literal("null", Value::Null),
+            Some(b't') if self.literal("true") => Ok(Value::Bool(true)),
+            Some(b'f') if self.literal("false") => Ok(Value::Bool(false)),
+            Some(b'n') if self.literal("null") => Ok(Value::Null),
             Some(b'-' | b'0'..=b'9') => self.number().map(Value::Number),
             Some(_) => Err(self.err("expected a JSON value")),
         }
     }
 
-    fn literal(&mut self, word: &'static str, value: Value) -> Result<Value, JsonError> {
-        if self.src.as_bytes()[self.pos..].starts_with(word.as_bytes()) {
+    /// Whether `word` comes next; if so, it is consumed.
+    fn literal(&mut self, word: &str) -> bool {
+        let found = self.src.as_bytes()[self.pos..].starts_with(word.as_bytes());
+        if found {
             self.pos += word.len();
-            Ok(value)
-        } else {
-            Err(self.err("expected a JSON value"))
         }
+        found
     }
 
     /// An array or (`object`) an object starting at its opening bracket: one loop for both, as
