@@ -222,8 +222,9 @@ fn string_member(out: &mut String, key: &str, v: &str) {
 /// function `validate::check_event` applies to it (the collector's own rules, as a last line:
 /// anything that slipped past the checks before them is refused here with the collector's
 /// message instead of being sent and refused there), or is made to pass it (`url` and
-/// `referrer` are shortened to the limit; the amount's finiteness is checked with the
-/// caller's own message). So the built event passes `check_event` without being parsed,
+/// `referrer` are shortened to the limit; the properties' strings are scrubbed, which settles
+/// their email rule, so only their size is checked; the amount's finiteness is checked with
+/// the caller's own message). So the built event passes `check_event` without being parsed,
 /// walked or serialised a second time; the test `built_events_pass_the_shared_validation`
 /// pins that down.
 pub fn build(mut input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
@@ -283,7 +284,7 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
             let before = out.len();
             props.write_json(&mut out);
             let size = out.len() - before;
-            check("properties", validate::check_properties_sized(props, size))?;
+            check("properties", validate::check_properties_size(size))?;
         }
         Some(other) => {
             return Err(invalid(

@@ -111,21 +111,21 @@ impl Parser<'_> {
             Some(b'{') => self.container(depth + 1, true),
             Some(b'[') => self.container(depth + 1, false),
             Some(b'"') => self.string().map(Value::String),
-            Some(b't') => self.literal("true", Value::Bool(true)),
-            Some(b'f') => self.literal("false", Value::Bool(false)),
-            Some(b'n') => self.literal("null", Value::Null),
+            Some(b't') if self.literal("true") => Ok(Value::Bool(true)),
+            Some(b'f') if self.literal("false") => Ok(Value::Bool(false)),
+            Some(b'n') if self.literal("null") => Ok(Value::Null),
             Some(b'-' | b'0'..=b'9') => self.number().map(Value::Number),
             Some(_) => Err(self.err("expected a JSON value")),
         }
     }
 
-    fn literal(&mut self, word: &'static str, value: Value) -> Result<Value, JsonError> {
-        if self.src.as_bytes()[self.pos..].starts_with(word.as_bytes()) {
+    /// Whether `word` comes next; if so, it is consumed.
+    fn literal(&mut self, word: &str) -> bool {
+        let found = self.src.as_bytes()[self.pos..].starts_with(word.as_bytes());
+        if found {
             self.pos += word.len();
-            Ok(value)
-        } else {
-            Err(self.err("expected a JSON value"))
         }
+        found
     }
 
     /// An array or (`object`) an object starting at its opening bracket: one loop for both, as
@@ -236,52 +236,42 @@ impl Parser<'_> {
     fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
         let start = self.pos;
         self.pos += 1; // '\\'
-        let c = match self.peek() {
-            Some(b'"') => '"',
-            Some(b'\\') => '\\',
-            Some(b'/') => '/',
-            Some(b'b') => '\u{8}',
-            Some(b'f') => '\u{c}',
-            Some(b'n') => '\n',
-            Some(b'r') => '\r',
-            Some(b't') => '\t',
-            Some(b'u') => {
-                self.pos += 1;
-                let unit = self.hex4()?;
-                let code = match unit {
-                    0xD800..=0xDBFF => {
-                        // A high surrogate pairs with an immediately following `\u` low one;
-                        // alone, it becomes U+FFFD (below) and what follows is read on its own.
-                        let rest = &self.src.as_bytes()[self.pos..];
-                        let low = if rest.starts_with(b"\\u") {
-                            let save = self.pos;
-                            self.pos += 2;
-                            match self.hex4()? {
-                                low @ 0xDC00..=0xDFFF => Some(low),
-                                _ => {
-                                    self.pos = save;
-                                    None
-                                }
-                            }
-                        } else {
-                            None
-                        };
-                        match low {
-                            Some(low) => 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00),
-                            None => 0xFFFD,
-                        }
-                    }
-                    0xDC00..=0xDFFF => 0xFFFD,
-                    _ => unit,
-                };
-                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
-                return Ok(());
-            }
-            None => return Err(self.err("unterminated string")),
-            Some(_) => return Err(Self::err_at(start, "invalid escape")),
+        let Some(b) = self.peek() else {
+            return Err(self.err("unterminated string"));
         };
         self.pos += 1;
-        out.push(c);
+        // Every escape as a code point, pushed in one place (one UTF-8 encoder in the wasm).
+        let code = match b {
+            b'"' | b'\\' | b'/' => u32::from(b),
+            b'b' => 0x8,
+            b'f' => 0xc,
+            b'n' => 0xa,
+            b'r' => 0xd,
+            b't' => 0x9,
+            b'u' => match self.hex4()? {
+                unit @ 0xD800..=0xDBFF => {
+                    // A high surrogate pairs with an immediately following `\u` low one;
+                    // alone, it becomes U+FFFD and what follows is read on its own.
+                    let save = self.pos;
+                    let mut low = 0;
+                    if self.src.as_bytes()[save..].starts_with(b"\\u") {
+                        self.pos += 2;
+                        low = self.hex4()?;
+                    }
+                    match low {
+                        0xDC00..=0xDFFF => 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00),
+                        _ => {
+                            self.pos = save;
+                            0xFFFD
+                        }
+                    }
+                }
+                unit => unit,
+            },
+            _ => return Err(Self::err_at(start, "invalid escape")),
+        };
+        // A lone low surrogate has no `char`: U+FFFD too.
+        out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
         Ok(())
     }
 
@@ -544,7 +534,7 @@ impl Decimal {
     /// zeros are skipped, its trailing zeros dropped; then the exponent.
     fn of(text: &str) -> Decimal {
         let b = text.as_bytes();
-        let negative = b.first() == Some(&b'-');
+        let negative = matches!(b.first(), Some(b'-'));
         let mut i = usize::from(negative);
         let mut digits = String::new();
         let (mut int_len, mut leading, mut in_fraction) = (0i64, 0i64, false);
@@ -563,12 +553,12 @@ impl Decimal {
             }
             i += 1;
         }
-        while digits.as_bytes().last() == Some(&b'0') {
-            digits.pop();
+        while let Some(b'0') = digits.as_bytes().last() {
+            digits.truncate(digits.len() - 1);
         }
         // Past the `e`: a sign, then digits. Exponents beyond any f64 saturate: 10^(10^15) is
         // as infinite as 10^(10^100).
-        let exp_negative = b.get(i + 1) == Some(&b'-');
+        let exp_negative = matches!(b.get(i + 1), Some(b'-'));
         let mut e: i64 = 0;
         for &c in b.get(i + 1..).unwrap_or_default() {
             if c.is_ascii_digit() {

@@ -127,10 +127,13 @@ pub fn normalize_email(raw: &str, mode: EmailNormalization) -> Result<String, Pi
     if s.is_empty() {
         return not("it is empty");
     }
-    let Some((local, domain)) = s.split_once('@') else {
+    // By bytes rather than `split_once('@')` and `contains('@')`: no char searcher in the wasm
+    // (`@` is ASCII, so where it is found is a character boundary).
+    let Some(at) = s.bytes().position(|c| c == b'@') else {
         return not("it has no '@'");
     };
-    if domain.contains('@') {
+    let (local, domain) = (&s[..at], &s[at + 1..]);
+    if domain.bytes().any(|c| c == b'@') {
         return not("it has more than one '@'");
     }
     if s.chars().any(char::is_whitespace) {
@@ -154,14 +157,22 @@ pub fn normalize_email(raw: &str, mode: EmailNormalization) -> Result<String, Pi
     }
     let google =
         mode == EmailNormalization::Google && (domain == "gmail.com" || domain == "googlemail.com");
-    let mut local = local.to_string();
-    if google {
-        local.retain(|c| c != '.');
+    // The local part is copied in runs, without its dots for Google.
+    let mut out = String::with_capacity(s.len());
+    let mut run = 0;
+    for (i, c) in local.bytes().enumerate() {
+        if google && c == b'.' {
+            out.push_str(&local[run..i]);
+            run = i + 1;
+        }
     }
-    if local.is_empty() {
+    out.push_str(&local[run..]);
+    if out.is_empty() {
         return not("there is nothing before the '@'");
     }
-    Ok(crate::text::concat(&[&local, "@", domain]))
+    out.push('@');
+    out.push_str(domain);
+    Ok(out)
 }
 
 /// SHA-256 of `s`'s UTF-8 bytes, as 64 lower-case hex characters.
@@ -203,7 +214,7 @@ pub fn is_email_hash(s: &str) -> bool {
 /// `@` or its URL-encoded form `%40` (any case), and a domain with at least one dot. Errs on the
 /// side of finding one. The exact rule is in the module documentation.
 pub fn contains_email(s: &str) -> bool {
-    addresses(s).next().is_some()
+    next_address(s, &mut 0).is_some()
 }
 
 /// `s` with every address replaced according to `policy` (`Redact`: `[email redacted]`;
@@ -267,10 +278,6 @@ pub fn value_contains_email(v: &Value) -> bool {
 /// use `.key` and `[index]`; an offending key is named in its redacted form so that the path
 /// carries no address.
 pub fn find_email(v: &Value, path: &str) -> Option<String> {
-    // The common, clean case walks without building paths.
-    if !value_contains_email(v) {
-        return None;
-    }
     let mut buf = path.to_string();
     find_email_at(v, &mut buf).then_some(buf)
 }
@@ -331,17 +338,13 @@ fn scrub_in_place(v: &mut Value, policy: PiiPolicy, mode: EmailNormalization) ->
         }
         Value::Object(members) => {
             let mut count = 0;
-            let mut renamed = Vec::new();
-            for (i, (k, item)) in members.iter_mut().enumerate() {
+            let mut keys_with_addresses = false;
+            for (k, item) in members.iter_mut() {
                 count += scrub_in_place(item, policy, mode);
-                if let Some((out, n)) = replace_addresses(k, policy, mode) {
-                    *k = out;
-                    count += n;
-                    renamed.push(i);
-                }
+                keys_with_addresses |= contains_email(k);
             }
-            if !renamed.is_empty() {
-                deduplicate_renamed_keys(members, &renamed);
+            if keys_with_addresses {
+                count += scrub_keys(members, policy, mode);
             }
             count
         }
@@ -349,36 +352,48 @@ fn scrub_in_place(v: &mut Value, policy: PiiPolicy, mode: EmailNormalization) ->
     }
 }
 
-/// Gives each renamed key (indices in `renamed`, ascending) a name no other key has: keys that
-/// were not renamed keep theirs, earlier renamed keys keep what they got, and a later one that
-/// would collide becomes `name (2)`, `name (3)`, ...
+/// Scrubs the keys of `members` (some of which hold an address) and returns how many
+/// addresses were replaced. Each renamed key gets a name no other key has: keys that are not
+/// renamed keep theirs, earlier renamed keys keep what they got, and a later one that would
+/// collide becomes `name (2)`, `name (3)`, ...
 ///
 /// Hashing rather than scans: a page can pass an object with thousands of address keys, all
 /// redacted to the same text, and the tracker must stay well under 50 ms; remembering the next
 /// free suffix of each name keeps this linear in the number of keys.
-fn deduplicate_renamed_keys(members: &mut [(String, Value)], renamed: &[usize]) {
+fn scrub_keys(
+    members: &mut [(String, Value)],
+    policy: PiiPolicy,
+    mode: EmailNormalization,
+) -> usize {
     // Every name in use -> the next suffix to try when a renamed key wants it as its base.
     let mut taken = Names::with_capacity(members.len());
-    for (j, (k, _)) in members.iter().enumerate() {
-        if renamed.binary_search(&j).is_err() {
+    for (k, _) in members.iter() {
+        if !contains_email(k) {
             taken.insert(k.clone(), 2);
         }
     }
-    for &i in renamed {
-        let base = &members[i].0;
-        let Some(mut n) = taken.get(base) else {
-            taken.insert(base.clone(), 2);
+    let mut count = 0;
+    for (name, _) in members.iter_mut() {
+        let Some((out, n)) = replace_addresses(name, policy, mode) else {
             continue;
         };
-        let mut name = suffixed(base, n);
-        while taken.get(&name).is_some() {
-            n += 1;
-            name = suffixed(base, n);
+        count += n;
+        *name = out;
+        if let Some(mut n) = taken.get(name) {
+            // The first free `name (n)`; the base then remembers the suffix after it.
+            let base = core::mem::take(name);
+            loop {
+                *name = suffixed(&base, n);
+                n += 1;
+                if taken.get(name).is_none() {
+                    break;
+                }
+            }
+            taken.insert(base, n);
         }
-        taken.insert(base.clone(), n + 1);
         taken.insert(name.clone(), 2);
-        members[i].0 = name;
     }
+    count
 }
 
 /// `base (n)`, written without the formatting machinery.
@@ -398,32 +413,34 @@ fn replace_addresses(
     policy: PiiPolicy,
     mode: EmailNormalization,
 ) -> Option<(String, usize)> {
-    let mut found = addresses(s);
-    let first = found.next()?;
+    let mut at = 0;
+    let mut span = next_address(s, &mut at)?;
     let mut out = String::with_capacity(s.len());
-    let mut copied = 0;
-    let mut count = 1;
-    let mut span = first;
-    let mut replace = |out: &mut String, (start, end): (usize, usize)| {
+    let (mut copied, mut count) = (0, 1);
+    loop {
+        let next = next_address(s, &mut at);
+        if let Some((start, end)) = next {
+            count += 1;
+            // Starts and ends both grow with the separator position (see `next_address`), so
+            // spans only ever overlap their predecessor.
+            if start <= span.1 {
+                span.1 = span.1.max(end);
+                continue;
+            }
+        }
+        // `span` is complete: replace it, then go on with the next one if there is one.
+        let (start, end) = span;
         out.push_str(&s[copied..start]);
         match policy {
             PiiPolicy::Hash => out.push_str(&sha256_hex(&normalize_found(&s[start..end], mode))),
             _ => out.push_str(REDACTED),
         }
         copied = end;
-    };
-    for (start, end) in found {
-        count += 1;
-        // Starts and ends both grow with the separator position (see `addresses`), so spans
-        // only ever overlap their predecessor.
-        if start <= span.1 {
-            span.1 = span.1.max(end);
-        } else {
-            replace(&mut out, span);
-            span = (start, end);
+        match next {
+            Some(next) => span = next,
+            None => break,
         }
     }
-    replace(&mut out, span);
     out.push_str(&s[copied..]);
     Some((out, count))
 }
@@ -450,37 +467,32 @@ fn decode_at_signs(s: &str) -> String {
     out
 }
 
-/// Byte ranges `(start, end)` of the addresses in `s`, one per separator that has a non-empty
-/// local part and a valid domain, in separator order. Starts and ends are non-decreasing;
-/// ranges may overlap (`a@b.com@c.com`).
-fn addresses(s: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+/// The byte range `(start, end)` of the next address in `s` whose separator is at or after
+/// `*i`, moving `*i` past that separator; `None` when there is none. Addresses come one per
+/// separator that has a non-empty local part and a valid domain, in separator order: starts
+/// and ends are non-decreasing, and ranges may overlap (`a@b.com@c.com`).
+fn next_address(s: &str, i: &mut usize) -> Option<(usize, usize)> {
     let b = s.as_bytes();
-    let mut i = 0;
-    core::iter::from_fn(move || {
-        // Byte-wise is safe: the separators are ASCII and UTF-8 continuation bytes never are.
-        while i < b.len() {
-            // Most strings hold no `@` and no `%` at all: skip to the next one in a tight loop.
-            match b[i..].iter().position(|&c| c == b'@' || c == b'%') {
-                Some(skip) => i += skip,
-                None => break,
-            }
-            let sep_start = i;
-            let sep_len = separator_len(&b[i..]);
-            if sep_len == 0 {
-                i += 1;
-                continue;
-            }
-            i += sep_len;
-            let start = local_start(s, sep_start);
-            if start == sep_start {
-                continue;
-            }
-            if let Some(end) = domain_end(s, i) {
-                return Some((start, end));
-            }
+    // Byte-wise is safe: the separators are ASCII and UTF-8 continuation bytes never are.
+    while *i < b.len() {
+        // Most strings hold no `@` and no `%` at all: skip to the next one in a tight loop.
+        *i += b[*i..].iter().position(|&c| c == b'@' || c == b'%')?;
+        let sep_start = *i;
+        let sep_len = separator_len(&b[sep_start..]);
+        if sep_len == 0 {
+            *i += 1;
+            continue;
         }
-        None
-    })
+        *i += sep_len;
+        let start = local_start(s, sep_start);
+        if start == sep_start {
+            continue;
+        }
+        if let Some(end) = domain_end(s, *i) {
+            return Some((start, end));
+        }
+    }
+    None
 }
 
 /// 1 for `@`, 3 for `%40`, 0 otherwise, for the separator at the start of `b`.
