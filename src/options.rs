@@ -112,7 +112,7 @@ impl Options {
             // default (a flag), the last choice, or a number too big (refused by the range).
             match (kind, value) {
                 (_, Value::Null) => {}
-                (Kind::Flag(set), v) => set(&mut o, *v == Value::Bool(true)),
+                (Kind::Flag(set), v) => set(&mut o, matches!(v, Value::Bool(true))),
                 (Kind::Choice(set), v) => set(&mut o, whole(v).unwrap_or(u64::MAX) as usize),
                 (Kind::Whole(set), v) => {
                     set(&mut o.config, whole(v).unwrap_or(u64::MAX)).map_err(|e| e.message())?;
