@@ -273,7 +273,7 @@ export function st_api() {
   return api;
 }
 
-// ---- the JavaScript API (js/core.js), reached with the glue's `scantrack_host()` ------------------
+// ---- the JavaScript API (js/core.js): imported from this module by js/loader.js and js/index.js ----
 
 // Event ids come from the wasm, 256 at a time in one string of 256 x 36 characters (one call
 // and one string per run: formatting each id here cost about as much as the JSON.stringify of a
