@@ -1,8 +1,9 @@
 // The browser side of the web shell: the one JavaScript module the wasm imports (src/web/host.rs
 // declares these functions). It owns what is cheaper to write in JavaScript than to bind from
 // Rust: fetch with its abort timer and the reading of the reply, sendBeacon, the timers,
-// localStorage calls, the page's URL/title/referrer, the lifecycle and SPA listeners, and the
-// queue of calls the page made since the wasm last ran.
+// localStorage calls, the page's URL/title/referrer, the lifecycle and SPA listeners, the
+// queue of calls the page made since the wasm last ran, and Unicode lower-casing (the browser's
+// case tables, which the wasm would otherwise carry).
 //
 // Invariants:
 // - The wasm is entered only through `wake` (its raw numeric export `scantrack_wake`): no
@@ -26,6 +27,7 @@ const StringOf = String;
 const PromiseCtor = Promise;
 const Bytes = Uint8Array;
 const stringify = JSON.stringify;
+const toLower = String.prototype.toLowerCase;
 /** The origin of the queued calls' times (see `queue`). */
 const EPOCH = now();
 
@@ -174,6 +176,15 @@ export function st_page(what) {
   } catch (_) {
     return "";
   }
+}
+
+/**
+ * Lower-cases an address that is not all ASCII, for hashing: the Unicode default case mapping
+ * (final sigma included, no locale), as Rust's `str::to_lowercase` does, so the wasm needs no
+ * case tables of its own.
+ */
+export function st_lower(text) {
+  return apply(toLower, text, []);
 }
 
 /**

@@ -195,6 +195,7 @@ mod tests {
         let mut p = Pipeline::new(
             Config::new("site_demo").unwrap(),
             Box::new(SeededEntropy::new(1)),
+            str::to_lowercase,
             Startup::default(),
             Millis(0),
         );

@@ -482,6 +482,42 @@ async fn a_recorded_track_keeps_its_call_time_id_and_order_and_is_taken_before_a
     assert!(reports.borrow().iter().all(|r| !r.contains("\"error\"")));
 }
 
+/// The shipped path for a non-ASCII address: the page's identify goes through the JavaScript
+/// API into the wasm, which lower-cases it with js/host.js's `st_lower` (the browser's
+/// `toLowerCase`); the hash sent is the one the host computes with `str::to_lowercase`.
+#[wasm_bindgen_test]
+async fn a_non_ascii_address_hashes_through_the_host_import_as_on_the_host() {
+    use scantrack::core::pii::{hash_email, EmailNormalization::Standard};
+    clear_storage("t_lower");
+    let (calls, _restore) = stub_fetch(vec![(200, None, "{}")]);
+    let (t, reports) = js_tracker("t_lower");
+    let addresses = [
+        "ÅSA@EXAMPLE.SE",
+        "ΟΔΥΣΣΕΥΣ@EXAMPLE.GR",
+        "İLKER@EXAMPLE.COM.TR",
+    ];
+    let mut ids = Vec::new();
+    for email in addresses {
+        t.call(&format!(r#"["identify",{{"email":"{email}"}}]"#));
+        ids.push(t.event(r#"["track","identified"]"#).as_string().unwrap());
+    }
+    wasm_bindgen_futures::JsFuture::from(t.flush())
+        .await
+        .unwrap();
+    let all: String = calls.borrow().iter().map(|(_, c)| c.body.clone()).collect();
+    for (email, id) in addresses.iter().zip(&ids) {
+        let event = &all[all.find(id.as_str()).expect("the event was sent")..];
+        let host = hash_email(email, Standard, str::to_lowercase).unwrap();
+        let sent = format!(r#""user_identifiers":{{"email_hash":"{host}"}}"#);
+        // The event ends with its `user_identifiers` object (it has no properties).
+        let end = event.find("}}").map_or(event.len(), |i| i + 2);
+        assert!(event[..end].contains(&sent), "{email}: {}", &event[..end]);
+    }
+    // Pinned on the host: SHA-256 of "åsa@example.se".
+    assert!(all.contains("2671792c94b04686181614fa00ffaa27cb0f587d9fac9efbda1df3614f46576f"));
+    assert!(reports.borrow().iter().all(|r| !r.contains("\"error\"")));
+}
+
 #[wasm_bindgen_test]
 async fn pagehide_takes_recorded_calls_and_sends_them_with_keepalive_at_once() {
     clear_storage("t_hide");

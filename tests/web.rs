@@ -1,7 +1,9 @@
 //! Browser tests (`wasm-pack test --headless --chrome`): the core, compiled to wasm32, checked
 //! against the browser's own implementations of what it must match byte for byte:
-//! `Date.prototype.toISOString`, `JSON.stringify`, `crypto.subtle.digest("SHA-256")`, and a
-//! delivery round in the page with the browser's clock and `crypto.getRandomValues`.
+//! `Date.prototype.toISOString`, `JSON.stringify`, `crypto.subtle.digest("SHA-256")`,
+//! `String.prototype.toLowerCase` (the shipped wasm lower-cases non-ASCII addresses with it,
+//! the host with `str::to_lowercase`), and a delivery round in the page with the browser's
+//! clock and `crypto.getRandomValues`.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -32,6 +34,38 @@ impl Entropy for BrowserEntropy {
 
 fn crypto() -> web_sys::Crypto {
     web_sys::window().expect("window").crypto().expect("crypto")
+}
+
+/// `String.prototype.toLowerCase`, as js/host.js's `st_lower` gives it to the shipped wasm.
+fn browser_lower(s: &str) -> String {
+    JsString::from(s).to_lower_case().into()
+}
+
+/// Every character alone (between spaces), and `Σ` after and before each, lower-cases in the
+/// browser exactly as `str::to_lowercase` does: an address hashed in the browser hashes as on
+/// the host. Fails when the browser's Unicode differs from the toolchain's for some character.
+#[wasm_bindgen_test]
+fn the_browsers_to_lower_case_is_str_to_lowercase_for_every_character() {
+    let chars: Vec<char> = (0..=0x10FFFF).filter_map(char::from_u32).collect();
+    for context in [" {} ", " Α{}Σ ", " ΑΣ{}Α "] {
+        let (before, after) = context.split_once("{}").unwrap();
+        let mut text = String::with_capacity(chars.len() * 8);
+        for &c in &chars {
+            text.push_str(before);
+            text.push(c);
+            text.push_str(after);
+        }
+        if browser_lower(&text) != text.to_lowercase() {
+            let differ: Vec<String> = chars
+                .iter()
+                .map(|&c| [before, c.encode_utf8(&mut [0; 4]), after].concat())
+                .filter(|s| browser_lower(s) != s.to_lowercase())
+                .take(20)
+                .map(|s| format!("{s:?}: {:?} vs {:?}", browser_lower(&s), s.to_lowercase()))
+                .collect();
+            panic!("toLowerCase differs from to_lowercase: {differ:#?}");
+        }
+    }
 }
 
 #[wasm_bindgen_test]
@@ -110,8 +144,17 @@ async fn email_hash_matches_web_crypto_sha256() {
         "  Ada@Example.COM ",
         "john_smith@gmail.com",
         "ünï@exämple.org",
+        "ÅSA@EXAMPLE.SE",
+        "ΟΔΥΣΣΕΥΣ@EXAMPLE.GR",
+        "İLKER@EXAMPLE.COM.TR",
     ] {
-        let normalized = pii::normalize_email(email, pii::EmailNormalization::Standard).unwrap();
+        let standard = pii::EmailNormalization::Standard;
+        let normalized = pii::normalize_email(email, standard, browser_lower).unwrap();
+        assert_eq!(
+            Ok(&normalized),
+            pii::normalize_email(email, standard, str::to_lowercase).as_ref(),
+            "{email}: the browser's lowering is the host's"
+        );
         let data = Uint8Array::from(normalized.as_bytes());
         let promise = crypto()
             .subtle()
@@ -129,6 +172,7 @@ fn a_delivery_round_runs_in_the_browser() {
     let mut p = Pipeline::new(
         Config::new("site_demo").unwrap(),
         Box::new(BrowserEntropy(crypto())),
+        browser_lower,
         Startup::default(),
         now(),
     );

@@ -1,6 +1,7 @@
 //! The browser, as the shell reaches it: the functions of `js/host.js` (fetch and sendBeacon,
-//! timers, localStorage, the page's URL and lifecycle, the queue of the page's calls), and the
-//! wasm's two entry points for it, `scantrack_start` and `scantrack_wake`.
+//! timers, localStorage, the page's URL and lifecycle, the queue of the page's calls, Unicode
+//! lower-casing), and the wasm's two entry points for it, `scantrack_start` and
+//! `scantrack_wake`.
 //!
 //! Why a hand-written host module instead of web-sys, js-sys and closures: every browser method
 //! bound from Rust is a glue function in JavaScript and a shim in the wasm, and every closure
@@ -40,6 +41,9 @@ extern "C" {
     /// 0: `location.href`, 1: `document.referrer`, 2: `document.title`, 3: "1" when Global
     /// Privacy Control is on.
     pub fn st_page(what: u32) -> String;
+    /// `text.toLowerCase()`: the core's `pii::LowerCase` for addresses that are not all ASCII,
+    /// so that the wasm carries no Unicode case tables (the browser has them).
+    pub fn st_lower(text: &str) -> String;
     /// Starts a request: 0 on its way (a REPLY wake follows), 1 queued by sendBeacon, 2 failed
     /// at once (why: `st_text`).
     pub fn st_send(tid: u32, id: f64, body: &str, unload: bool) -> u32;

@@ -247,6 +247,7 @@ impl Tracker {
             let pipeline = Pipeline::new(
                 config,
                 Box::new(HostEntropy),
+                host::st_lower,
                 Startup {
                     stored_queue: queue.as_deref(),
                     stored_session: session.as_deref(),

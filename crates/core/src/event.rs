@@ -8,7 +8,7 @@
 //! page, not chosen by the caller, and a long tracking URL must not cost the event).
 
 use crate::json::{self, Number, Value};
-use crate::pii::{self, EmailNormalization, PiiError, PiiPolicy};
+use crate::pii::{self, EmailNormalization, LowerCase, PiiError, PiiPolicy};
 use crate::text::{concat, dec};
 use crate::time::{format_rfc3339_millis, Millis};
 use crate::validate::{self, MAX_URL_CHARS};
@@ -176,6 +176,8 @@ pub struct Context<'a> {
     pub email_hash: Option<&'a str>,
     pub pii_policy: PiiPolicy,
     pub email_normalization: EmailNormalization,
+    /// The platform's lower-casing, for hashing addresses (`pii::LowerCase`).
+    pub lower_case: LowerCase,
 }
 
 /// An accepted event: its name (trimmed, scrubbed) and wire JSON.
@@ -194,7 +196,13 @@ fn truncate_chars(s: &mut String, max: usize) {
 /// settles the collector's length rule for it.
 fn page_string(s: &mut Option<String>, field: &str, ctx: &Context<'_>) -> Result<(), TrackError> {
     if let Some(s) = s {
-        if let Some(clean) = pii::scrub_str(s, ctx.pii_policy, ctx.email_normalization, field)? {
+        if let Some(clean) = pii::scrub_str(
+            s,
+            ctx.pii_policy,
+            ctx.email_normalization,
+            ctx.lower_case,
+            field,
+        )? {
             *s = clean;
         }
         truncate_chars(s, MAX_URL_CHARS);
@@ -234,12 +242,12 @@ pub fn build(mut input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackErr
 }
 
 fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
-    let (policy, mode) = (ctx.pii_policy, ctx.email_normalization);
+    let (policy, mode, lower) = (ctx.pii_policy, ctx.email_normalization, ctx.lower_case);
     let check = |field: &'static str, r: Result<(), validate::FieldError>| {
         r.map_err(|e| invalid(field, e.msg))
     };
     let trimmed = input.name.trim();
-    let name = match pii::scrub_str(trimmed, policy, mode, "event_name")? {
+    let name = match pii::scrub_str(trimmed, policy, mode, lower, "event_name")? {
         Some(clean) => clean,
         None => trimmed.to_string(),
     };
@@ -279,7 +287,7 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
                     ]),
                 ));
             }
-            pii::scrub_value(props, policy, mode, "properties")?;
+            pii::scrub_value(props, policy, mode, lower, "properties")?;
             member(&mut out, "properties");
             let before = out.len();
             props.write_json(&mut out);
@@ -393,6 +401,7 @@ mod tests {
             email_hash,
             pii_policy: policy,
             email_normalization: EmailNormalization::Standard,
+            lower_case: str::to_lowercase,
         }
     }
 

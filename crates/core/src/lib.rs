@@ -4,14 +4,14 @@
 //! validation, privacy guard, sessions, the bounded queue, batching, response classification,
 //! backoff and pacing, the persisted form) as plain Rust with no I/O: it never reads a clock,
 //! never draws random numbers, never touches a browser or a socket. Time (`Millis`), entropy
-//! (`Entropy`) and server replies come in as arguments; decisions come out as values. The web
+//! (`Entropy`), Unicode lower-casing (`pii::LowerCase`: the browser has the tables, so the wasm
+//! need not) and server replies come in as arguments; decisions come out as values. The web
 //! shell (the `scantrack` crate, wasm32 only) drives it; the collector shares its validation so
 //! that client and server can never disagree about what is valid.
 //!
 //! Invariant enforced by the build: this crate has no browser dependency (see Cargo.toml); it is
 //! compiled and tested on the host.
 
-pub mod casing;
 pub mod config;
 pub mod entropy;
 pub mod event;

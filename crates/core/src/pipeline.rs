@@ -30,7 +30,7 @@ use crate::event::{self, Context, EventInput, TrackError};
 use crate::json;
 use crate::names::Names;
 use crate::persist::{self, PersistError};
-use crate::pii;
+use crate::pii::{self, LowerCase};
 use crate::queue::{Queue, QueuedEvent, TransmitId};
 use crate::response::{classify, Outcome, Refusal, Verdict};
 use crate::retry::{Backoff, Pacer};
@@ -181,6 +181,7 @@ const RESOLVED_KEPT: usize = 4096;
 pub struct Pipeline {
     config: Config,
     entropy: Box<dyn Entropy>,
+    lower_case: LowerCase,
     /// The latest `now` seen: time never goes backwards inside the pipeline.
     now: Millis,
     queue: Queue,
@@ -219,10 +220,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline for `config`, restoring what the page found in storage.
+    /// A pipeline for `config`, restoring what the page found in storage. `entropy` and
+    /// `lower_case` are the platform's (random bytes; Unicode lower-casing for hashing
+    /// addresses, `str::to_lowercase` on the host).
     pub fn new(
         config: Config,
         mut entropy: Box<dyn Entropy>,
+        lower_case: LowerCase,
         startup: Startup<'_>,
         now: Millis,
     ) -> Pipeline {
@@ -259,6 +263,7 @@ impl Pipeline {
             cap_events: config.max_batch_events,
             config,
             entropy,
+            lower_case,
             now,
             session,
             consent: Consent::Granted,
@@ -388,6 +393,7 @@ impl Pipeline {
                 email_hash: self.session.email_hash.as_deref(),
                 pii_policy: self.config.pii_policy,
                 email_normalization: self.config.email_normalization,
+                lower_case: self.lower_case,
             },
         )?;
         self.enqueue(QueuedEvent::new(
@@ -401,7 +407,7 @@ impl Pipeline {
 
     /// `identify({email})`: normalises and hashes the address; the raw address is not kept.
     pub fn identify_email(&mut self, email: &str, now: Millis) -> Result<(), TrackError> {
-        let hash = pii::hash_email(email, self.config.email_normalization)?;
+        let hash = pii::hash_email(email, self.config.email_normalization, self.lower_case)?;
         self.set_identity(hash, now)
     }
 

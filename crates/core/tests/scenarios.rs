@@ -727,6 +727,7 @@ fn corrupt_or_foreign_storage_is_discarded_with_a_report_never_a_panic() {
         let p = scantrack_core::Pipeline::new(
             config(),
             Box::new(scantrack_core::entropy::SeededEntropy::new(1)),
+            str::to_lowercase,
             Startup {
                 stored_queue: Some(stored),
                 stored_session: Some(stored),
@@ -903,6 +904,44 @@ fn identify_refuses_what_is_not_an_email_or_a_hash() {
     );
 }
 
+/// The pipeline hashes with the lower-casing it was given (the browser's `toLowerCase` in the
+/// wasm), in `identify` and in scrubbed event strings alike; ASCII never reaches it.
+#[test]
+fn non_ascii_addresses_are_lower_cased_by_the_platforms_lowering() {
+    fn platform(s: &str) -> String {
+        assert!(!s.is_ascii(), "ASCII text reached the platform: {s:?}");
+        format!("platform:{}", s.to_lowercase())
+    }
+    let sha = |s: &str| scantrack_core::pii::sha256_hex(s);
+    let mut p = scantrack_core::Pipeline::new(
+        config().with_pii_policy(PiiPolicy::Hash),
+        Box::new(scantrack_core::entropy::SeededEntropy::new(1)),
+        platform,
+        Startup::default(),
+        T0,
+    );
+    p.identify_email("ADA@EXAMPLE.COM", T0).unwrap();
+    assert_eq!(p.email_hash(), Some(sha("ada@example.com").as_str()));
+    p.identify_email("ÅSA@EXAMPLE.SE", T0).unwrap();
+    let identity = sha("platform:åsa@example.se");
+    assert_eq!(p.email_hash(), Some(identity.as_str()));
+    let props = Value::Object(vec![(
+        "contact".into(),
+        Value::String("ΟΔΥΣΣΕΥΣ@EXAMPLE.GR".into()),
+    )]);
+    p.track(EventInput::new("signup").with_properties(props), T0)
+        .unwrap();
+    p.flush(T0);
+    let body = p.poll_transmit(T0).expect("flushed").body;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let e = &v["events"][0];
+    assert_eq!(e["user_identifiers"]["email_hash"], identity.as_str());
+    assert_eq!(
+        e["properties"]["contact"],
+        sha("platform:οδυσσευς@example.gr").as_str()
+    );
+}
+
 // ---- consent (4) --------------------------------------------------------------------------
 
 #[test]
@@ -973,6 +1012,7 @@ fn tab(seed: u64, storage: &Storage) -> scantrack_core::Pipeline {
     scantrack_core::Pipeline::new(
         config(),
         Box::new(scantrack_core::entropy::SeededEntropy::new(seed)),
+        str::to_lowercase,
         Startup {
             stored_queue: storage.get("scantrack:site_demo:queue").map(String::as_str),
             stored_session: storage
@@ -1040,6 +1080,7 @@ fn four_tabs_of_one_site_together_stay_under_the_site_limit() {
             scantrack_core::Pipeline::new(
                 cfg.clone(),
                 Box::new(scantrack_core::entropy::SeededEntropy::new(seed)),
+                str::to_lowercase,
                 Startup::default(),
                 T0,
             )

@@ -55,6 +55,7 @@ impl Sim {
         let p = Pipeline::new(
             config.clone(),
             Box::new(SeededEntropy::new(seed)),
+            str::to_lowercase,
             Startup::default(),
             T0,
         );
@@ -225,6 +226,7 @@ impl Sim {
         self.p = Pipeline::new(
             self.config.clone(),
             Box::new(SeededEntropy::new(self.seed)),
+            str::to_lowercase,
             Startup {
                 stored_queue: q.as_deref(),
                 stored_session: s.as_deref(),
