@@ -106,7 +106,7 @@ pub extern "C" fn scantrack_ids(n: u32) {
 #[no_mangle]
 pub extern "C" fn scantrack_start() -> u32 {
     let text = st_text().unwrap_or_default();
-    match Options::from_js(&text).and_then(|o| Tracker::open(o, None, true)) {
+    match Options::from_js(&text).and_then(|o| Tracker::open(o, Default::default(), true)) {
         Ok(t) => {
             let tid = t.inner.borrow().tid;
             core::mem::forget(t);
