@@ -67,7 +67,8 @@ type Listener = Rc<dyn Fn(&Notice)>;
 #[cfg(feature = "rust-api")]
 type RustListener = Option<Listener>;
 #[cfg(not(feature = "rust-api"))]
-type RustListener = ();
+#[derive(Clone, Default)]
+struct RustListener;
 
 fn now() -> Millis {
     Millis(host::st_now() as u64)
@@ -539,7 +540,7 @@ impl Tracker {
         let mut again = true;
         while again {
             again = false;
-            // `listener` is `()` without the Rust API.
+            // `listener` is an empty `RustListener` without the Rust API.
             #[cfg_attr(not(feature = "rust-api"), allow(unused_variables))]
             let (transmits, notices, listener, settled, js) = {
                 let mut s = self.inner.borrow_mut();
