@@ -579,7 +579,8 @@ impl Tracker {
                     std::mem::take(&mut s.notices),
                     s.listener.clone(),
                     settled,
-                    s.js.then_some(s.tid),
+                    // Without the Rust API every tracker was started from JavaScript.
+                    (cfg!(not(feature = "rust-api")) || s.js).then_some(s.tid),
                 )
             };
             for t in transmits {
