@@ -33,5 +33,5 @@ mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "host-api"))]
 pub use web::scantrack_host;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "rust-api"))]
 pub use web::{Flush, Notice, Tracker};

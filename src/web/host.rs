@@ -11,6 +11,8 @@
 
 use core::mem::ManuallyDrop;
 use std::cell::RefCell;
+use std::rc::Rc;
+#[cfg(feature = "rust-api")]
 use std::rc::Weak;
 
 use wasm_bindgen::prelude::*;
@@ -110,10 +112,11 @@ pub extern "C" fn scantrack_ids(n: u32) {
 #[no_mangle]
 pub extern "C" fn scantrack_start() -> u32 {
     let text = st_text().unwrap_or_default();
-    match Options::from_js(&text).and_then(|o| Tracker::open(o, None, true)) {
+    match Options::from_js(&text).and_then(|o| Tracker::open(o, Default::default(), true)) {
         Ok(t) => {
             let tid = t.inner.borrow().tid;
-            core::mem::forget(t);
+            // Leaked on purpose: its one strong count keeps it alive for `scantrack_wake`.
+            let _ = Rc::into_raw(t.inner);
             tid + 1
         }
         Err(e) => {
@@ -128,19 +131,34 @@ pub extern "C" fn scantrack_start() -> u32 {
 /// another task, 0 otherwise.
 #[no_mangle]
 pub extern "C" fn scantrack_wake(tracker: u32, kind: u32, a: f64, b: f64) -> u32 {
+    let ptr = tracker as usize as *const RefCell<Inner>;
+    // With the Rust API, a tracker may be gone (its owner dropped the last `Tracker`): the
+    // strong count taken here keeps it alive while the wake runs.
     // SAFETY: `tracker` is the `Weak::into_raw` that `Tracker::open` gave the host; that weak
     // reference is never released, so the pointer stays valid (upgrade fails once the tracker
     // is gone).
-    let weak =
-        ManuallyDrop::new(unsafe { Weak::from_raw(tracker as usize as *const RefCell<Inner>) });
-    let Some(inner) = weak.upgrade() else {
-        return 0;
+    #[cfg(feature = "rust-api")]
+    let t = {
+        let weak = ManuallyDrop::new(unsafe { Weak::from_raw(ptr) });
+        let Some(inner) = weak.upgrade() else {
+            return 0;
+        };
+        Tracker { inner }
     };
-    if inner.try_borrow_mut().is_err() {
+    // Without it, every tracker was started from JavaScript and leaked by `scantrack_start`
+    // (it lives as long as the page): the wake borrows it without a count, so the wasm has no
+    // code to drop a tracker at all (its drop glue was about 0.5 KB).
+    // SAFETY: `tracker` is the address `Rc::into_raw` returned in `scantrack_start` (the
+    // `Weak` given to the host points at the same value), and that strong count is never
+    // released; `ManuallyDrop` keeps this `Rc` from releasing one it never took.
+    #[cfg(not(feature = "rust-api"))]
+    let t = ManuallyDrop::new(Tracker {
+        inner: unsafe { Rc::from_raw(ptr) },
+    });
+    if t.inner.try_borrow_mut().is_err() {
         return 1;
     }
     let text = st_text();
-    let t = Tracker { inner };
     let mut more = false;
     if kind == DRIVE && a != AT_ONCE {
         more = t.take_calls(CALLS_PER_TASK);

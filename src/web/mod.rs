@@ -12,15 +12,24 @@
 //! the time of the call and an event id drawn at the call) and taken into the pipeline here, in
 //! order, at the start of whatever runs next: the zero-delay task the host arms for them, or
 //! any other input. Their timestamp, URL and referrer are those of the call.
+//!
+//! What only Rust callers use (CONTRACT.md 6.3: `Tracker::start`, listeners, the `flush()`
+//! future) is behind the default feature `rust-api`. The shipped wasm is started from
+//! JavaScript only and is built without it: every visitor would download that code for
+//! nothing, and without it no tracker is ever dropped (see `scantrack_wake`).
 
 mod host;
 
 #[cfg(feature = "host-api")]
 pub use host::scantrack_host;
 
+#[cfg(feature = "rust-api")]
 use core::cell::Cell;
+#[cfg(feature = "rust-api")]
 use core::future::Future;
+#[cfg(feature = "rust-api")]
 use core::pin::Pin;
+#[cfg(feature = "rust-api")]
 use core::task::{Context, Poll, Waker};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -50,7 +59,16 @@ pub enum Notice {
     Debug(String),
 }
 
+#[cfg(feature = "rust-api")]
 type Listener = Rc<dyn Fn(&Notice)>;
+
+/// The Rust callers' listener, if any; nothing without the feature `rust-api` (JavaScript
+/// callers get their notices from the host).
+#[cfg(feature = "rust-api")]
+type RustListener = Option<Listener>;
+#[cfg(not(feature = "rust-api"))]
+#[derive(Clone, Default)]
+struct RustListener;
 
 fn now() -> Millis {
     Millis(host::st_now() as u64)
@@ -70,9 +88,11 @@ enum Waiter {
     /// A JavaScript promise, resolved by the host (its ticket).
     Js(u32),
     /// A Rust future (`Tracker::flush`).
+    #[cfg(feature = "rust-api")]
     Rust(Rc<FlushState>),
 }
 
+#[cfg(feature = "rust-api")]
 #[derive(Default)]
 struct FlushState {
     done: Cell<bool>,
@@ -80,8 +100,10 @@ struct FlushState {
 }
 
 /// The future `Tracker::flush` returns.
+#[cfg(feature = "rust-api")]
 pub struct Flush(Rc<FlushState>);
 
+#[cfg(feature = "rust-api")]
 impl Future for Flush {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -124,7 +146,7 @@ struct Inner {
     /// The Rust callers' listener (`on_notice` chains a new one after it): one optional
     /// pointer, not a `Vec`, because JavaScript callers never set one and every visitor would
     /// download a list's growth and drop code for nothing.
-    listener: Option<Listener>,
+    listener: RustListener,
     /// Started from JavaScript: notices also go to the host as JSON.
     js: bool,
     notices: Vec<Notice>,
@@ -196,17 +218,19 @@ pub struct Tracker {
 impl Tracker {
     /// Starts tracking on this page with `options`: restores what storage holds, installs the
     /// lifecycle listeners, and tracks the first `page_view` unless `auto_pageview` is off.
+    #[cfg(feature = "rust-api")]
     pub fn start(options: Options) -> Result<Tracker, String> {
         Tracker::start_with(options, None)
     }
 
     /// `start`, with a listener that sees every notice from the first one on.
+    #[cfg(feature = "rust-api")]
     pub fn start_with(options: Options, listener: Option<Listener>) -> Result<Tracker, String> {
         host::st_bind(wasm_bindgen::exports());
         Tracker::open(options, listener, false)
     }
 
-    fn open(options: Options, listener: Option<Listener>, js: bool) -> Result<Tracker, String> {
+    fn open(options: Options, listener: RustListener, js: bool) -> Result<Tracker, String> {
         const PROBE: &str = "scantrack:probe";
         let mut notices = Vec::new();
         let mut memory = None;
@@ -283,6 +307,7 @@ impl Tracker {
     }
 
     /// Adds a listener for every notice (delivered, dropped, error, debug).
+    #[cfg(feature = "rust-api")]
     pub fn on_notice(&self, listener: impl Fn(&Notice) + 'static) {
         let mut s = self.inner.borrow_mut();
         let before = s.listener.take();
@@ -310,6 +335,7 @@ impl Tracker {
     /// Tracks one event; `url` and `referrer` default to the page's. Returns its `event_id`.
     /// Nothing is written or sent in the call: storage follows within `persistDelayMs`,
     /// sending when a batch is due (from a timer task, so a burst of calls stays cheap).
+    #[cfg(feature = "rust-api")]
     pub fn track(&self, input: EventInput) -> Result<String, TrackError> {
         self.take_calls(usize::MAX);
         self.track_at(input, now())
@@ -342,6 +368,7 @@ impl Tracker {
 
     /// A `page_view` with the page's title in `properties.title` (unless given). Properties
     /// that are not an object are refused, as by `track`.
+    #[cfg(feature = "rust-api")]
     pub fn page(&self, properties: Option<Value>) -> Result<String, TrackError> {
         self.take_calls(usize::MAX);
         self.track_at(self.page_view(properties), now())
@@ -370,12 +397,14 @@ impl Tracker {
 
     /// `identify({email})`: the address is normalised and hashed here; it is never stored or
     /// sent. The hash goes with every later event until `reset`.
+    #[cfg(feature = "rust-api")]
     pub fn identify_email(&self, email: &str) -> Result<(), TrackError> {
         self.take_calls(usize::MAX);
         self.identify(Ok(email), now())
     }
 
     /// `identify({email_hash})`: an already hashed address (64 hex characters).
+    #[cfg(feature = "rust-api")]
     pub fn identify_hash(&self, hash: &str) -> Result<(), TrackError> {
         self.take_calls(usize::MAX);
         self.identify(Err(hash), now())
@@ -400,6 +429,7 @@ impl Tracker {
     /// Sends what is queued now (within backoff and pacing). The future completes once every
     /// event queued before the call is acknowledged, dropped, or waiting for a backoff or
     /// rate-limit deadline.
+    #[cfg(feature = "rust-api")]
     pub fn flush(&self) -> Flush {
         self.take_calls(usize::MAX);
         let state = Rc::new(FlushState::default());
@@ -417,6 +447,7 @@ impl Tracker {
     }
 
     /// `consent(state)`. With Global Privacy Control honoured, consent stays denied.
+    #[cfg(feature = "rust-api")]
     pub fn set_consent(&self, consent: Consent) {
         self.take_calls(usize::MAX);
         self.consent_at(consent, now());
@@ -435,6 +466,7 @@ impl Tracker {
     }
 
     /// `reset()`: a new session and no identity.
+    #[cfg(feature = "rust-api")]
     pub fn reset(&self) {
         self.take_calls(usize::MAX);
         self.inner.borrow_mut().pipeline.reset(now());
@@ -509,6 +541,8 @@ impl Tracker {
         let mut again = true;
         while again {
             again = false;
+            // `listener` is an empty `RustListener` without the Rust API.
+            #[cfg_attr(not(feature = "rust-api"), allow(unused_variables))]
             let (transmits, notices, listener, settled, js) = {
                 let mut s = self.inner.borrow_mut();
                 let s = &mut *s;
@@ -546,7 +580,8 @@ impl Tracker {
                     std::mem::take(&mut s.notices),
                     s.listener.clone(),
                     settled,
-                    s.js.then_some(s.tid),
+                    // Without the Rust API every tracker was started from JavaScript.
+                    (cfg!(not(feature = "rust-api")) || s.js).then_some(s.tid),
                 )
             };
             for t in transmits {
@@ -556,6 +591,7 @@ impl Tracker {
                 if let Some(tid) = js {
                     host::st_report(tid, &notice_json(n));
                 }
+                #[cfg(feature = "rust-api")]
                 if let Some(l) = &listener {
                     l(n);
                 }
@@ -563,6 +599,7 @@ impl Tracker {
             for w in settled {
                 match w {
                     Waiter::Js(ticket) => host::st_settle(js.unwrap_or(0), ticket),
+                    #[cfg(feature = "rust-api")]
                     Waiter::Rust(state) => {
                         state.done.set(true);
                         if let Some(waker) = state.waker.take() {

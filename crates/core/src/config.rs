@@ -81,18 +81,12 @@ pub struct Config {
     pub email_normalization: EmailNormalization,
 }
 
-/// The one range check behind the setters: `value` within `lo * scale ..= hi * scale`, else
-/// "must be between lo and hi" ("at most hi" when `lo` is 0). Durations are checked in
-/// nanoseconds with `scale` = 1 ms, so that 1 ns over a limit is refused and the message still
-/// speaks in the milliseconds the options are given in.
-fn check(
-    option: &'static str,
-    value: u128,
-    scale: u128,
-    lo: u64,
-    hi: u64,
-) -> Result<(), ConfigError> {
-    if (u128::from(lo) * scale..=u128::from(hi) * scale).contains(&value) {
+/// The one range check behind the setters: `ok`, else "must be between lo and hi" ("at most
+/// hi" when `lo` is 0), in the units the options are given in (a count, or milliseconds).
+/// Takes the comparison's result, not the value: counts compare as `u64` and durations as
+/// `Duration` (`millis`), with no `u128` arithmetic in the wasm.
+fn check(option: &'static str, ok: bool, lo: u64, hi: u64) -> Result<(), ConfigError> {
+    if ok {
         return Ok(());
     }
     let range = if lo == 0 {
@@ -106,8 +100,21 @@ fn check(
     })
 }
 
-/// Nanoseconds per millisecond: `check`'s scale for durations.
-const MS: u128 = 1_000_000;
+/// A count within `lo..=hi` (a `usize` is at most 64 bits: no count is truncated).
+fn count(option: &'static str, n: u64, lo: u64, hi: u64) -> Result<(), ConfigError> {
+    check(option, lo <= n && n <= hi, lo, hi)
+}
+
+/// A duration within `lo..=hi` milliseconds, exactly: 1 ns over a limit is refused (compared
+/// as `Duration`s, seconds then nanoseconds, not rounded to milliseconds).
+fn millis(option: &'static str, d: Duration, lo: u64, hi: u64) -> Result<(), ConfigError> {
+    check(
+        option,
+        Duration::from_millis(lo) <= d && d <= Duration::from_millis(hi),
+        lo,
+        hi,
+    )
+}
 
 impl Config {
     /// The defaults of the contract for `site_id` (1..64 of `A-Z a-z 0-9 _ -`).
@@ -150,7 +157,7 @@ impl Config {
 
     /// `with_max_batch_events`, in place.
     pub fn set_max_batch_events(&mut self, n: usize) -> Result<(), ConfigError> {
-        check("maxBatchEvents", n as u128, 1, 1, 500)?;
+        count("maxBatchEvents", n as u64, 1, 500)?;
         self.max_batch_events = n;
         Ok(())
     }
@@ -163,13 +170,7 @@ impl Config {
 
     /// `with_max_batch_bytes`, in place.
     pub fn set_max_batch_bytes(&mut self, n: usize) -> Result<(), ConfigError> {
-        check(
-            "maxBatchBytes",
-            n as u128,
-            1,
-            1024,
-            MAX_KEEPALIVE_BYTES as u64,
-        )?;
+        count("maxBatchBytes", n as u64, 1024, MAX_KEEPALIVE_BYTES as u64)?;
         self.max_batch_bytes = n;
         Ok(())
     }
@@ -182,7 +183,7 @@ impl Config {
 
     /// `with_flush_interval`, in place.
     pub fn set_flush_interval(&mut self, d: Duration) -> Result<(), ConfigError> {
-        check("flushIntervalMs", d.as_nanos(), MS, 0, 3_600_000)?;
+        millis("flushIntervalMs", d, 0, 3_600_000)?;
         self.flush_interval = d;
         Ok(())
     }
@@ -195,7 +196,7 @@ impl Config {
 
     /// `with_max_requests_per_minute`, in place.
     pub fn set_max_requests_per_minute(&mut self, n: u32) -> Result<(), ConfigError> {
-        check("maxRequestsPerMinute", n.into(), 1, 1, 100)?;
+        count("maxRequestsPerMinute", n.into(), 1, 100)?;
         self.max_requests_per_minute = n;
         Ok(())
     }
@@ -208,7 +209,7 @@ impl Config {
 
     /// `with_request_timeout`, in place.
     pub fn set_request_timeout(&mut self, d: Duration) -> Result<(), ConfigError> {
-        check("requestTimeoutMs", d.as_nanos(), MS, 100, 120_000)?;
+        millis("requestTimeoutMs", d, 100, 120_000)?;
         self.request_timeout = d;
         Ok(())
     }
@@ -234,7 +235,7 @@ impl Config {
 
     /// `with_max_queue_bytes`, in place.
     pub fn set_max_queue_bytes(&mut self, n: usize) -> Result<(), ConfigError> {
-        check("maxQueueBytes", n as u128, 1, 16 * 1024, 4 * 1024 * 1024)?;
+        count("maxQueueBytes", n as u64, 16 * 1024, 4 * 1024 * 1024)?;
         self.max_queue_bytes = n;
         Ok(())
     }
@@ -247,7 +248,7 @@ impl Config {
 
     /// `with_persist_delay`, in place.
     pub fn set_persist_delay(&mut self, d: Duration) -> Result<(), ConfigError> {
-        check("persistDelayMs", d.as_nanos(), MS, 0, 10_000)?;
+        millis("persistDelayMs", d, 0, 10_000)?;
         self.persist_delay = d;
         Ok(())
     }
@@ -260,7 +261,7 @@ impl Config {
 
     /// `with_session_timeout`, in place.
     pub fn set_session_timeout(&mut self, d: Duration) -> Result<(), ConfigError> {
-        check("sessionTimeoutMs", d.as_nanos(), MS, 60_000, 86_400_000)?;
+        millis("sessionTimeoutMs", d, 60_000, 86_400_000)?;
         self.session_timeout = d;
         Ok(())
     }
@@ -352,6 +353,12 @@ mod tests {
         assert!(c
             .clone()
             .with_flush_interval(Duration::from_secs(3600))
+            .is_ok());
+        let under = Duration::from_millis(100) - Duration::from_nanos(1);
+        assert!(c.clone().with_request_timeout(under).is_err());
+        assert!(c
+            .clone()
+            .with_request_timeout(Duration::from_millis(100))
             .is_ok());
         let mut c = c;
         c.set_max_batch_events(7).unwrap();
