@@ -16,6 +16,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 stage "clippy (wasm32)"
 cargo clippy -p scantrack-core --target wasm32-unknown-unknown --lib --locked -- -D warnings
 cargo clippy -p scantrack --target wasm32-unknown-unknown --lib --locked -- -D warnings
+# The shipped build's features (scripts/toolchain.env): no Rust API, short JSON errors.
+cargo clippy -p scantrack --target wasm32-unknown-unknown --lib --no-default-features --features small-alloc --locked -- -D warnings
+cargo clippy -p scantrack-core --all-targets --no-default-features --locked -- -D warnings
 # The browser tests drive js/host.js's API through scantrack_host() (feature host-api).
 cargo clippy -p scantrack --target wasm32-unknown-unknown --all-targets --features host-api --locked -- -D warnings
 
@@ -28,6 +31,8 @@ fi
 
 stage "host tests"
 cargo test --workspace --locked
+# The core as the shipped wasm builds it (without json-detail: one short JSON error text).
+cargo test -p scantrack-core --no-default-features --locked
 
 stage "JavaScript host tests (node --test tests/js/)"
 node --test tests/js/

@@ -310,10 +310,14 @@ mod tests {
         );
         let not_json = decode_queue("", "a").unwrap_err();
         assert!(matches!(not_json, PersistError::NotJson(_)));
-        assert_eq!(
-            not_json.describe(),
+        // The parser's reason is in the text only with the core's `json-detail` feature (the
+        // shipped wasm goes without).
+        let expected = if cfg!(feature = "json-detail") {
             "stored value is corrupt (invalid JSON at byte 0: unexpected end of input); discarded"
-        );
+        } else {
+            "stored value is corrupt (invalid JSON at byte 0); discarded"
+        };
+        assert_eq!(not_json.describe(), expected);
         assert_eq!(
             decode_queue("[1]", "a"),
             Err(PersistError::Corrupt("not a JSON object"))
