@@ -22,6 +22,8 @@ const doc = document;
 const setT = setTimeout;
 const clearT = clearTimeout;
 const now = Date.now;
+const parseDate = Date.parse;
+const DateCtor = Date;
 const apply = Reflect.apply;
 const StringOf = String;
 const PromiseCtor = Promise;
@@ -214,7 +216,7 @@ export function st_send(tid, id, body, unload) {
     ]).then(
       function (r) {
         const h = r.headers;
-        const head = (h.get("Retry-After") || "") + "\n" + (h.get("X-RateLimit-Remaining") || "") + "\n" + (h.get("X-RateLimit-Reset") || "") + "\n";
+        const head = retryAfter(h.get("Retry-After")) + "\n" + (h.get("X-RateLimit-Remaining") || "") + "\n" + (h.get("X-RateLimit-Reset") || "") + "\n";
         return r.text().then(
           function (t) {
             reply(r.status, head + t);
@@ -234,6 +236,35 @@ export function st_send(tid, id, body, unload) {
     slot = describe(e);
     return 2;
   }
+}
+
+/**
+ * `Retry-After` as the wasm reads it (`RetryAfter::from_host` in crates/core/src/response.rs):
+ * delta-seconds as sent, an HTTP date as "@" and its Unix milliseconds, anything else (absent,
+ * junk, an impossible date, one before 1970) as "", which leaves the wasm to X-RateLimit-Reset
+ * or its backoff. The platform's date parser does the calendar, so the wasm carries none.
+ */
+export function retryAfter(v) {
+  if (/^\d+$/.test(v)) return v;
+  // The three forms of RFC 9110 5.6.7; day names are checked to be day names, not to match
+  // the date. Groups 1-4: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT"; 5-8: RFC 850
+  // "Sunday, 06-Nov-94 08:49:37 GMT"; 9-12: asctime "Sun Nov  6 08:49:37 1994". The fields
+  // are taken loosely here: the round trip below checks each of them.
+  const m = /^(?:(?:mon|tue|wed|thu|fri|sat|sun), (..) (...) (....) (.{8}) gmt|(?:mon|tues|wednes|thurs|fri|satur|sun)day, (..)-(...)-(..) (.{8}) gmt|(?:mon|tue|wed|thu|fri|sat|sun) (...) (..) (.{8}) (....))$/i.exec(v);
+  if (!m) return "";
+  // Rewritten as an IMF-fixdate without its day name, which Date.parse reads as GMT: asctime
+  // has no zone and is GMT, where Date.parse would take it for local time; RFC 850's years
+  // 70..99 are 1970..1999 and 00..69 2000..2069 (RFC 9110's "not more than 50 years in the
+  // future", until 2069), where Date.parse would take 50..69 for 1950..1969.
+  const s = m[1]
+    ? m[1] + " " + m[2] + " " + m[3] + " " + m[4]
+    : m[5]
+      ? m[5] + " " + m[6] + " " + (m[7] < 70 ? 20 : 19) + m[7] + " " + m[8]
+      : m[10].replace(" ", "0") + " " + m[9] + " " + m[12] + " " + m[11];
+  const t = parseDate(s + " GMT");
+  // Date.parse rolls an impossible date over (31 Nov is 1 Dec, 24:00 the next day) and skips
+  // what it does not know: the instant must write back as exactly the date that was read.
+  return t >= 0 && new DateCtor(t).toUTCString().slice(5, -4).toLowerCase() === s.toLowerCase() ? "@" + t : "";
 }
 
 /** Arms the tracker's one timer `delay` ms from now (a negative delay: no timer). */

@@ -167,6 +167,38 @@ async fn a_retry_after_pauses_sending_and_the_timer_resumes_it() {
     );
 }
 
+/// An HTTP-date Retry-After is read by js/host.js (the wasm has no date parser) and reaches the
+/// core as an instant: nothing is sent before it, and the timer sends at it.
+#[wasm_bindgen_test]
+async fn a_retry_after_http_date_is_read_by_the_host_and_holds_sending_until_then() {
+    clear_storage("t_429_date");
+    // Two to three seconds ahead, on a whole second (HTTP dates have no fraction).
+    let at_ms = ((js_sys::Date::now() / 1000.0).ceil() + 2.0) * 1000.0;
+    let date: String = js_sys::Date::new(&at_ms.into()).to_utc_string().into();
+    assert!(date.ends_with(" GMT"), "an IMF-fixdate: {date}");
+    let date: &'static str = Box::leak(date.into_boxed_str());
+    let (calls, _restore) = stub_fetch(vec![
+        (429, Some(date), r#"{"detail":"rate limit exceeded"}"#),
+        (200, None, "{}"),
+    ]);
+    let t = Tracker::start(options("t_429_date")).unwrap();
+    t.track(EventInput::new("a")).unwrap();
+    t.flush().await; // settles while waiting for the Retry-After instant
+    assert_eq!(calls.borrow().len(), 1);
+    let wait_ms = at_ms - js_sys::Date::now();
+    assert!(wait_ms > 1000.0, "{wait_ms} ms left");
+    TimeoutFuture::new((wait_ms - 500.0) as u32).await;
+    assert_eq!(calls.borrow().len(), 1, "nothing before the date");
+    TimeoutFuture::new(1500).await;
+    let calls = calls.borrow();
+    assert_eq!(calls.len(), 2, "sent once the date has passed");
+    assert!(
+        calls[1].0 >= at_ms,
+        "sent {} ms before the date",
+        at_ms - calls[1].0
+    );
+}
+
 #[wasm_bindgen_test]
 async fn events_round_trip_through_local_storage_to_the_next_tracker() {
     clear_storage("t_store");

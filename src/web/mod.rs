@@ -40,7 +40,7 @@ use scantrack_core::event::{EventInput, TrackError};
 use scantrack_core::json::{self, Value};
 use scantrack_core::pipeline::{Consent, FlushTicket, Report, Startup, StorageOp, Transmit};
 use scantrack_core::queue::TransmitId;
-use scantrack_core::response::{HttpResponse, Outcome};
+use scantrack_core::response::{HttpResponse, Outcome, RetryAfter};
 use scantrack_core::text::push_dec;
 use scantrack_core::{persist, Millis, Pipeline};
 
@@ -644,8 +644,9 @@ impl Tracker {
     }
 
     /// The host's reply to a request: `status` 0 a network error (`text` says which), 1 the
-    /// timeout, else the HTTP status with `text` = Retry-After, X-RateLimit-Remaining,
-    /// X-RateLimit-Reset and the body, separated by newlines.
+    /// timeout, else the HTTP status with `text` = Retry-After (as js/host.js hands it over:
+    /// see `RetryAfter::from_host`), X-RateLimit-Remaining, X-RateLimit-Reset and the body,
+    /// separated by newlines.
     fn on_reply(&self, id: f64, status: f64, text: String) {
         let outcome = match status as u16 {
             0 => Outcome::NetworkError(text),
@@ -653,11 +654,8 @@ impl Tracker {
             status => {
                 let mut rest = text.as_str();
                 let mut r = HttpResponse::status(status);
-                for header in [
-                    &mut r.retry_after,
-                    &mut r.rate_limit_remaining,
-                    &mut r.rate_limit_reset,
-                ] {
+                r.retry_after = RetryAfter::from_host(cut(&mut rest, '\n'));
+                for header in [&mut r.rate_limit_remaining, &mut r.rate_limit_reset] {
                     let h = cut(&mut rest, '\n');
                     *header = (!h.is_empty()).then(|| h.to_string());
                 }

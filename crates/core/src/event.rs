@@ -10,7 +10,7 @@
 use crate::json::{self, Number, Value};
 use crate::pii::{self, EmailNormalization, LowerCase, PiiError, PiiPolicy};
 use crate::text::{concat, dec};
-use crate::time::{format_rfc3339_millis, Millis};
+use crate::time::Millis;
 use crate::validate::{self, MAX_URL_CHARS};
 
 /// How deep `properties` may nest (the object itself is level 1). The collector, like the
@@ -255,14 +255,12 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
 
     page_string(&mut input.url, "url", ctx)?;
     page_string(&mut input.referrer, "referrer", ctx)?;
-    let timestamp = format_rfc3339_millis(ctx.timestamp);
     // In `check_event`'s field order, so that the first problem is the one it would give.
     check("event_id", validate::check_uuid_str(ctx.event_id))?;
     check("scan_session_id", validate::check_uuid_str(ctx.session_id))?;
-    check(
-        "timestamp",
-        validate::check_timestamp(&timestamp).map(|_| ()),
-    )?;
+    // What `check_timestamp` says of the written instant, without parsing it back.
+    let timestamp =
+        validate::timestamp_of(ctx.timestamp).map_err(|e| invalid("timestamp", e.msg))?;
 
     let mut out = String::with_capacity(256);
     string_member(&mut out, "event_id", ctx.event_id);

@@ -195,7 +195,8 @@ fn millis_of(v: Option<&Value>) -> Option<Millis> {
 }
 
 /// Decodes a stored queue for `site_id`. Each entry must have a canonical `id` equal to its
-/// event's `event_id` and an event that passes the wire validation; others are skipped.
+/// event's `event_id`, and an event that passes the wire validation with the `timestamp` the
+/// client wrote for the entry's `t` (`validate::is_valid_event`); others are skipped.
 pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistError> {
     let v = parse(text, site_id)?;
     let Some(entries) = v.get("events").and_then(Value::as_array) else {
@@ -223,7 +224,8 @@ fn decode_entry(entry: &Value) -> Option<Box<QueuedEvent>> {
         .filter(|s| uuid::is_canonical(s))?;
     let t = millis_of(entry.get("t"))?;
     let event = entry.get("e")?;
-    if event.get("event_id").and_then(Value::as_str) != Some(id) || !validate::is_valid_event(event)
+    if event.get("event_id").and_then(Value::as_str) != Some(id)
+        || !validate::is_valid_event(event, t)
     {
         return None;
     }
@@ -277,6 +279,8 @@ mod tests {
     use super::*;
 
     const ID: &str = "0b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10";
+    /// The instant of `event`'s timestamp, 2026-11-23T10:00:01.500Z.
+    const T: Millis = Millis(1_795_428_001_500);
 
     fn event(id: &str, name: &str) -> String {
         format!(
@@ -287,7 +291,7 @@ mod tests {
     #[test]
     fn queue_round_trips_with_its_pause() {
         let e = event(ID, "purchase");
-        let queued = QueuedEvent::new(ID.into(), "purchase".into(), e.clone(), Millis(5));
+        let queued = QueuedEvent::new(ID.into(), "purchase".into(), e.clone(), T);
         let text = encode_queue("site_demo", Millis(99), &[&queued]);
         assert!(text.starts_with(r#"{"v":1,"site_id":"site_demo","pause":99,"events":["#));
         let d = decode_queue(&text, "site_demo").unwrap();
@@ -329,12 +333,39 @@ mod tests {
         let good = event(ID, "a");
         let other = "1b6f1c1e-5f0e-4d55-9a43-3f1f6c1d2a10";
         let text = format!(
-            r#"{{"v":1,"site_id":"s","events":[{{"id":"{ID}","t":1,"e":{good}}},{{"id":"{ID}","t":1,"e":{good}}},{{"id":"{other}","t":1,"e":{good}}},{{"id":"{other}","t":1,"e":{}}},{{"id":"x"}},7]}}"#,
-            event(other, "")
+            r#"{{"v":1,"site_id":"s","events":[{{"id":"{ID}","t":{t},"e":{good}}},{{"id":"{ID}","t":{t},"e":{good}}},{{"id":"{other}","t":{t},"e":{good}}},{{"id":"{other}","t":{t},"e":{}}},{{"id":"x"}},7]}}"#,
+            event(other, ""),
+            t = T.0
         );
         let d = decode_queue(&text, "s").unwrap();
         assert_eq!(d.events.len(), 1);
         assert_eq!(d.skipped, 5);
+    }
+
+    #[test]
+    fn an_entry_whose_timestamp_is_not_the_one_written_for_its_instant_is_skipped() {
+        let entry = |t: u64, timestamp: &str| {
+            let e = event(ID, "a").replace("2026-11-23T10:00:01.500Z", timestamp);
+            let text =
+                format!(r#"{{"v":1,"site_id":"s","events":[{{"id":"{ID}","t":{t},"e":{e}}}]}}"#);
+            let d = decode_queue(&text, "s").unwrap();
+            (d.events.len(), d.skipped)
+        };
+        assert_eq!(entry(T.0, "2026-11-23T10:00:01.500Z"), (1, 0));
+        for (t, timestamp) in [
+            (T.0 + 1, "2026-11-23T10:00:01.500Z"),
+            (T.0 - 1000, "2026-11-23T10:00:01.500Z"),
+            // Valid RFC 3339 that the collector would take, but not what the client writes.
+            (T.0, "2026-11-23T10:00:01.5Z"),
+            (T.0, "2026-11-23t10:00:01.500z"),
+            (T.0, "2026-11-23T10:00:01.500+00:00"),
+            (T.0, "2026-11-23T10:00:01.500123Z"),
+            (T.0, "not a date"),
+            // Past the four-digit years: the collector refuses it, so it is not kept either.
+            (253_402_300_800_000, "+010000-01-01T00:00:00.000Z"),
+        ] {
+            assert_eq!(entry(t, timestamp), (0, 1), "{t} {timestamp}");
+        }
     }
 
     #[test]

@@ -4,19 +4,23 @@
 //! error, a timeout, a beacon with no reply) to a `Verdict`, and extracts the earliest instant
 //! the server allows the next request (`Retry-After` as seconds or an HTTP date, else
 //! `X-RateLimit-Reset` when rate limited or when `X-RateLimit-Remaining` is 0).
+//! An HTTP date is read by the platform (`Date.parse` in js/host.js) and arrives here as an
+//! instant (`RetryAfter::At`): the calendar arithmetic of three date forms stays out of the
+//! wasm, and the rules (Retry-After wins, never earlier than the server said) stay here.
 //! A lesson from posthog-js: a range check on statuses once silently excluded 429; here every
 //! status has an explicit arm.
 
 use crate::json::{self, Value};
 use crate::text::{concat, prefix_chars};
-use crate::time::{parse_http_date, Millis};
+use crate::time::Millis;
 
-/// A reply as the shell read it. Header values are raw strings (`None` when absent or hidden by
-/// CORS); the body may be anything, including not JSON.
+/// A reply as the shell read it. `Retry-After` comes understood (`None` when absent, hidden by
+/// CORS, or neither delta-seconds nor an HTTP date); the rate-limit headers are raw strings
+/// (`None` when absent or hidden); the body may be anything, including not JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
-    pub retry_after: Option<String>,
+    pub retry_after: Option<RetryAfter>,
     pub rate_limit_remaining: Option<String>,
     pub rate_limit_reset: Option<String>,
     pub body: String,
@@ -33,14 +37,49 @@ impl HttpResponse {
         self.body = body.to_string();
         self
     }
-    pub fn with_retry_after(mut self, v: &str) -> Self {
-        self.retry_after = Some(v.to_string());
+    pub fn with_retry_after(mut self, v: RetryAfter) -> Self {
+        self.retry_after = Some(v);
         self
     }
     pub fn with_rate_limit(mut self, remaining: Option<&str>, reset: Option<&str>) -> Self {
         self.rate_limit_remaining = remaining.map(str::to_string);
         self.rate_limit_reset = reset.map(str::to_string);
         self
+    }
+}
+
+/// A `Retry-After` header (RFC 9110 10.2.3): delta-seconds, or an HTTP date that the shell's
+/// platform has read into an instant (the core has no date parser; see js/host.js).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// Wait this many seconds from the reply's arrival.
+    Seconds(u64),
+    /// Wait until this instant (the HTTP date's).
+    At(Millis),
+}
+
+impl RetryAfter {
+    /// The value as js/host.js hands it over: delta-seconds as the server wrote them (digits
+    /// only; too many for a `u64` saturate, as a wait that long is still a wait), or `@` and the
+    /// Unix milliseconds of the HTTP date the host read. `None` for anything else (the host
+    /// sends "" for an absent or unreadable header), so that it falls back to
+    /// `X-RateLimit-Reset` or the backoff.
+    pub fn from_host(text: &str) -> Option<RetryAfter> {
+        match text.strip_prefix('@') {
+            Some(ms) => json::digits_u64(ms).map(|ms| RetryAfter::At(Millis(ms))),
+            None if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Some(
+                RetryAfter::Seconds(json::digits_u64(text).unwrap_or(u64::MAX)),
+            ),
+            None => None,
+        }
+    }
+
+    /// The instant it names for a reply received at `now` (saturating).
+    pub fn until(self, now: Millis) -> Millis {
+        match self {
+            RetryAfter::Seconds(s) => Millis(now.0.saturating_add(s.saturating_mul(1000))),
+            RetryAfter::At(t) => t,
+        }
     }
 }
 
@@ -113,10 +152,7 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
             }
         }
     };
-    let retry_after = resp
-        .retry_after
-        .as_deref()
-        .and_then(|v| parse_retry_after(v, now));
+    let retry_after = resp.retry_after.map(|r| r.until(now));
     let reset = resp
         .rate_limit_reset
         .as_deref()
@@ -162,16 +198,6 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
         verdict,
         server_wait_until,
     }
-}
-
-/// `Retry-After`: delta-seconds (non-negative integer) or an HTTP date.
-pub fn parse_retry_after(value: &str, now: Millis) -> Option<Millis> {
-    let v = value.trim();
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        let secs = json::digits_u64(v).unwrap_or(u64::MAX);
-        return Some(Millis(now.0.saturating_add(secs.saturating_mul(1000))));
-    }
-    parse_http_date(v)
 }
 
 /// Values of `X-RateLimit-Reset` below this are taken as seconds from now, not as Unix time:
@@ -418,27 +444,36 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
-        assert_eq!(parse_retry_after("120", NOW), Some(Millis(NOW.0 + 120_000)));
-        assert_eq!(parse_retry_after(" 0 ", NOW), Some(NOW));
+    fn retry_after_is_read_from_the_hosts_seconds_or_date_instant() {
+        let read = |text: &str| RetryAfter::from_host(text).map(|r| r.until(NOW));
+        assert_eq!(read("120"), Some(Millis(NOW.0 + 120_000)));
+        assert_eq!(read("0"), Some(NOW));
+        assert_eq!(read("007"), Some(Millis(NOW.0 + 7_000)));
+        assert_eq!(read("99999999999999999999999"), Some(Millis(u64::MAX)));
+        // An HTTP date, as js/host.js hands it over: Mon, 23 Nov 2026 10:01:00 GMT.
+        assert_eq!(read("@1795428060000"), Some(Millis(NOW.0 + 60_000)));
         assert_eq!(
-            parse_retry_after("Mon, 23 Nov 2026 10:01:00 GMT", NOW),
-            Some(Millis(NOW.0 + 60_000))
+            RetryAfter::from_host("@1795428060000"),
+            Some(RetryAfter::At(Millis(1_795_428_060_000)))
         );
-        assert_eq!(
-            parse_retry_after("Monday, 23-Nov-26 10:01:00 GMT", NOW),
-            Some(Millis(NOW.0 + 60_000))
-        );
-        assert_eq!(
-            parse_retry_after("Mon Nov 23 10:01:00 2026", NOW),
-            Some(Millis(NOW.0 + 60_000))
-        );
-        for bad in ["", "-5", "1.5", "soon", "99999999999999999999999"] {
-            let parsed = parse_retry_after(bad, NOW);
-            assert!(
-                parsed.is_none() || bad.starts_with('9'),
-                "{bad:?} gave {parsed:?}"
-            );
+        // An instant already past: no wait beyond it (the caller's clamp to now).
+        assert_eq!(read("@0"), Some(Millis(0)));
+        for bad in [
+            "",
+            "-5",
+            "1.5",
+            "soon",
+            " 7",
+            "7 ",
+            "+7",
+            "@",
+            "@-5",
+            "@1.5",
+            "@@1",
+            "1@2",
+            "@99999999999999999999999",
+        ] {
+            assert_eq!(RetryAfter::from_host(bad), None, "{bad:?}");
         }
     }
 
@@ -556,7 +591,7 @@ mod tests {
     #[test]
     fn a_429_waits_for_retry_after_then_for_the_reset() {
         let both = http(429)
-            .with_retry_after("7")
+            .with_retry_after(RetryAfter::Seconds(7))
             .with_rate_limit(Some("0"), Some("1795428042"));
         let c = classify(&Outcome::Http(both), NOW);
         assert_eq!(
@@ -574,6 +609,21 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_after_date_waits_until_its_instant_on_any_status_and_beats_the_reset() {
+        let at = Millis(NOW.0 + 90_000);
+        for status in [429, 503, 200] {
+            let r = http(status)
+                .with_retry_after(RetryAfter::At(at))
+                .with_rate_limit(Some("0"), Some("1795428042"));
+            assert_eq!(
+                classify(&Outcome::Http(r), NOW).server_wait_until,
+                Some(at),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
     fn remaining_zero_on_a_success_holds_the_next_request_until_reset() {
         let r = http(200).with_rate_limit(Some("0"), Some("1795428030"));
         assert_eq!(
@@ -586,7 +636,7 @@ mod tests {
 
     #[test]
     fn retry_after_on_a_503_is_honoured() {
-        let r = http(503).with_retry_after("30");
+        let r = http(503).with_retry_after(RetryAfter::Seconds(30));
         assert_eq!(
             classify(&Outcome::Http(r), NOW).server_wait_until,
             Some(Millis(NOW.0 + 30_000))

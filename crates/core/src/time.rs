@@ -1,5 +1,7 @@
-//! Wall-clock instants as milliseconds since the Unix epoch, and the date formats of the
-//! contract: RFC 3339 (event `timestamp`, `sent_at`) and HTTP dates (`Retry-After`).
+//! Wall-clock instants as milliseconds since the Unix epoch, and the date format of the
+//! contract's bodies: RFC 3339 (event `timestamp`, `sent_at`), written by the client and read
+//! by the collector. HTTP dates (`Retry-After`) are read by the shell's platform
+//! (js/host.js), so that no date parser ships in the wasm.
 //!
 //! The core never reads a clock: the shell passes `Millis` in. Durations are
 //! `core::time::Duration` so that units are always in the type.
@@ -162,9 +164,8 @@ impl DateTime {
 }
 
 /// Reads the start of `b` against `template`, byte by byte: the digits `0` to `5` in the
-/// template stand for a digit of the year, month, day, hour, minute and second, `_` for any
-/// byte (a name's letter, checked apart), and any other byte for itself, ASCII
-/// case-insensitively (`T` or `t`, `GMT` in any case). One reader for the four date forms.
+/// template stand for a digit of the year, month, day, hour, minute and second, and any other
+/// byte for itself, ASCII case-insensitively (`T` or `t`).
 fn read_template(b: &[u8], template: &[u8]) -> Option<DateTime> {
     let mut f = [0u32; 6];
     for (i, &t) in template.iter().enumerate() {
@@ -174,7 +175,6 @@ fn read_template(b: &[u8], template: &[u8]) -> Option<DateTime> {
                 let k = usize::from(t - b'0');
                 f[k] = f[k] * 10 + u32::from(c - b'0');
             }
-            b'_' => {}
             _ if c.eq_ignore_ascii_case(&t) => {}
             _ => return None,
         }
@@ -225,80 +225,6 @@ pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
     t.to_millis()
 }
 
-/// Parses an HTTP date (RFC 9110 section 5.6.7): the preferred IMF-fixdate
-/// (`Sun, 06 Nov 1994 08:49:37 GMT`) and the two obsolete forms a server may still send,
-/// RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
-///
-/// Leniencies, because a `Retry-After` that is understood beats one that is ignored: names and
-/// `GMT` are matched case-insensitively, spaces and tabs around the value are ignored, and the
-/// day name is checked to be a day name but not to match the date. The RFC 850 form has a
-/// two-digit year; RFC 9110 says to read it as the most recent year that is not more than 50
-/// years in the future, which needs a clock the core does not have, so `70..=99` are read as
-/// 1970..=1999 and `00..=69` as 2000..=2069 (right for any date this code will meet until 2069).
-/// Dates before 1970 give `None`.
-pub fn parse_http_date(s: &str) -> Option<Millis> {
-    // Spaces and tabs trimmed by bytes (a `char` pattern would bring UTF-8 decoding loops).
-    let mut b = s.as_bytes();
-    while let [b' ' | b'\t', rest @ ..] = b {
-        b = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = b {
-        b = rest;
-    }
-    // Each form: its bytes after the day name, its template (see `read_template`), where its
-    // month name is, and whether its year has two digits.
-    let mut asctime = [0u8; 24];
-    let (b, template, month_at, two_digit_year): (&[u8], &[u8], usize, bool) =
-        match b.iter().position(|&c| c == b',') {
-            // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-            Some(3) => {
-                name_index(DAY_NAMES, &b[..3], true)?;
-                (b, b"___, 22 ___ 0000 33:44:55 GMT", 8, false)
-            }
-            // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
-            Some(comma) => {
-                name_index(DAY_NAMES, &b[..comma], false)?;
-                (&b[comma + 1..], b" 22-___-00 33:44:55 GMT", 4, true)
-            }
-            // asctime: "Sun Nov  6 08:49:37 1994" (the day is space-padded, read as a 0;
-            // "06" is accepted too)
-            None => {
-                if b.len() != asctime.len() {
-                    return None;
-                }
-                asctime.copy_from_slice(b);
-                if asctime[8] == b' ' {
-                    asctime[8] = b'0';
-                }
-                name_index(DAY_NAMES, &asctime[..3], true)?;
-                (&asctime, b"___ ___ 22 33:44:55 0000", 4, false)
-            }
-        };
-    if b.len() != template.len() {
-        return None;
-    }
-    let mut t = read_template(b, template)?;
-    if two_digit_year {
-        t.year += if t.year >= 70 { 1900 } else { 2000 };
-    }
-    t.month = name_index(MONTHS, &b[month_at..month_at + 3], false)? as u32 + 1;
-    t.to_millis()
-}
-
-/// Day names, Monday first: the IMF-fixdate and asctime forms use their first three letters.
-/// Space-separated strings rather than arrays of `&str` (8 bytes of pointer and length each).
-const DAY_NAMES: &str = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday";
-const MONTHS: &str = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec";
-
-/// The index of `name` among the space-separated `names` (with `abbreviated`, among their first
-/// three letters), compared case-insensitively.
-fn name_index(names: &str, name: &[u8], abbreviated: bool) -> Option<usize> {
-    names.as_bytes().split(|&b| b == b' ').position(|n| {
-        let n = if abbreviated { &n[..3] } else { n };
-        n.eq_ignore_ascii_case(name)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,24 +236,6 @@ mod tests {
     fn parse(s: &str) -> Option<u64> {
         parse_rfc3339_utc_millis(s).map(|t| t.0)
     }
-
-    fn http(s: &str) -> Option<u64> {
-        parse_http_date(s).map(|t| t.0)
-    }
-
-    const SHORT_DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const LONG_DAY_NAMES: [&str; 7] = [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ];
-    const MONTH_NAMES: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
 
     /// An independent, slow reference: walk the calendar year by year and month by month.
     fn naive_civil(t: u64) -> (i64, u32, u32, u64) {
@@ -347,34 +255,6 @@ mod tests {
             month += 1;
         }
         (year, month, days as u32 + 1, t % MILLIS_PER_DAY)
-    }
-
-    /// Index into SHORT_DAY_NAMES / LONG_DAY_NAMES (Monday first); 1970-01-01 was a Thursday.
-    fn weekday(t: u64) -> usize {
-        ((t / MILLIS_PER_DAY + 3) % 7) as usize
-    }
-
-    /// The three HTTP date forms of `t` (whole seconds), written independently of the parser.
-    fn http_dates(t: u64) -> [String; 3] {
-        let (y, m, d, of_day) = naive_civil(t);
-        let (hh, mm, ss) = (of_day / 3_600_000, of_day / 60_000 % 60, of_day / 1000 % 60);
-        let mon = MONTH_NAMES[m as usize - 1];
-        let wd = weekday(t);
-        [
-            format!(
-                "{}, {d:02} {mon} {y:04} {hh:02}:{mm:02}:{ss:02} GMT",
-                SHORT_DAY_NAMES[wd]
-            ),
-            format!(
-                "{}, {d:02}-{mon}-{:02} {hh:02}:{mm:02}:{ss:02} GMT",
-                LONG_DAY_NAMES[wd],
-                y % 100
-            ),
-            format!(
-                "{} {mon} {d:>2} {hh:02}:{mm:02}:{ss:02} {y:04}",
-                SHORT_DAY_NAMES[wd]
-            ),
-        ]
     }
 
     #[test]
@@ -443,7 +323,6 @@ mod tests {
     fn a_leap_second_is_clamped_to_the_last_millisecond_of_its_minute() {
         assert_eq!(parse("1972-06-30T23:59:60.000Z"), Some(78_796_799_999));
         assert_eq!(parse("1972-06-30T23:59:60.500Z"), Some(78_796_799_999));
-        assert_eq!(http("Fri, 30 Jun 1972 23:59:60 GMT"), Some(78_796_799_999));
     }
 
     #[test]
@@ -496,84 +375,6 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_three_http_date_forms_of_rfc_9110() {
-        let t = 784_111_777_000; // 1994-11-06T08:49:37Z, the RFC's example
-        assert_eq!(http("Sun, 06 Nov 1994 08:49:37 GMT"), Some(t));
-        assert_eq!(http("Sunday, 06-Nov-94 08:49:37 GMT"), Some(t));
-        assert_eq!(http("Sun Nov  6 08:49:37 1994"), Some(t));
-        assert_eq!(http("Sun Nov 06 08:49:37 1994"), Some(t));
-        assert_eq!(
-            http("Mon, 23 Nov 2026 10:00:01 GMT"),
-            Some(1_795_428_001_000)
-        );
-    }
-
-    #[test]
-    fn http_dates_are_read_leniently() {
-        let t = Some(784_111_777_000);
-        assert_eq!(http("  Sun, 06 Nov 1994 08:49:37 GMT\t"), t);
-        assert_eq!(http("SUN, 06 NOV 1994 08:49:37 gmt"), t);
-        assert_eq!(http("sunday, 06-nov-94 08:49:37 GMT"), t);
-        // The day name is not checked against the date.
-        assert_eq!(http("Mon, 06 Nov 1994 08:49:37 GMT"), t);
-    }
-
-    #[test]
-    fn two_digit_years_are_read_in_1970_to_2069() {
-        assert_eq!(http("Thursday, 01-Jan-70 00:00:00 GMT"), Some(0));
-        assert_eq!(
-            http("Friday, 31-Dec-99 23:59:59 GMT"),
-            Some(946_684_799_000)
-        );
-        assert_eq!(
-            http("Saturday, 01-Jan-00 00:00:00 GMT"),
-            Some(946_684_800_000)
-        );
-        assert_eq!(
-            http("Monday, 23-Nov-26 10:00:01 GMT"),
-            Some(1_795_428_001_000)
-        );
-        assert_eq!(
-            http("Tuesday, 31-Dec-69 23:59:59 GMT"),
-            Some(3_155_759_999_000)
-        );
-    }
-
-    #[test]
-    fn malformed_http_dates_are_refused() {
-        for s in [
-            "",
-            "120",
-            "Sun, 06 Nov 1994 08:49:37 UTC",
-            "Sun, 06 Nov 1994 08:49:37 +0000",
-            "Sun, 06 Nov 1994 08:49:37",
-            "Sun, 6 Nov 1994 08:49:37 GMT",
-            "Sun, 06 Nov 94 08:49:37 GMT",
-            "Sun, 06-Nov-1994 08:49:37 GMT",
-            "Sun, 31 Nov 1994 08:49:37 GMT",
-            "Sun, 06 Nov 1994 24:00:00 GMT",
-            "Sun, 06 Now 1994 08:49:37 GMT",
-            "Xyz, 06 Nov 1994 08:49:37 GMT",
-            "Sun, 01 Jan 1969 00:00:00 GMT",
-            "Sundae, 06-Nov-94 08:49:37 GMT",
-            "Sun, 06-Nov-94 08:49:37 GMT",
-            "Sunday, 06 Nov 1994 08:49:37 GMT",
-            "Sunday, 06-Nov-94 08:49:37",
-            "Sun Nov  6 08:49:37 94",
-            "Sun Nov 6 08:49:37 1994",
-            "Sun Nov  6 08:49:37 1994 GMT",
-            "Sun  Nov 6 08:49:37 1994",
-            "Sun Nov  6 8:49:37 1994",
-            "Sun Nov \u{e9} 08:49:37 1994",
-            ", 06 Nov 1994 08:49:37 GMT",
-            "é, 06 Nov 1994 08:49:37 GMT",
-            "Sun, 06 Nov 1994 08:49:37 GMTé",
-        ] {
-            assert_eq!(http(s), None, "{s:?}");
-        }
-    }
-
-    #[test]
     fn millis_arithmetic_saturates() {
         assert_eq!(Millis(5).add(Duration::from_millis(7)), Millis(12));
         assert_eq!(
@@ -605,29 +406,15 @@ mod tests {
         }
 
         #[test]
-        fn http_dates_round_trip(seconds in 0..=LAST_FOUR_DIGIT_YEAR_MILLI / 1000) {
-            let t = seconds * 1000;
-            let [imf, rfc850, asctime] = http_dates(t);
-            prop_assert_eq!(http(&imf), Some(t), "{}", imf);
-            prop_assert_eq!(http(&asctime), Some(t), "{}", asctime);
-            if (1970..2070).contains(&naive_civil(t).0) {
-                prop_assert_eq!(http(&rfc850), Some(t), "{}", rfc850);
-            }
-        }
-
-        #[test]
-        fn parsers_never_panic(s in any::<String>()) {
+        fn parser_never_panics(s in any::<String>()) {
             let _ = parse_rfc3339_utc_millis(&s);
-            let _ = parse_http_date(&s);
         }
 
         #[test]
-        fn parsers_never_panic_on_near_dates(
+        fn parser_never_panics_on_near_dates(
             s in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}\\.?[0-9]{0,11}[Zz+\\-:0é]{0,7}",
-            h in "[A-Za-zé]{0,9},? [0-9 ]{1,2}[ \\-][A-Za-z]{3}[ \\-][0-9]{2,4} [0-9:]{8} [A-Z0-9]{0,4}",
         ) {
             let _ = parse_rfc3339_utc_millis(&s);
-            let _ = parse_http_date(&h);
         }
     }
 }

@@ -18,7 +18,7 @@
 
 use crate::json::{self, Number, Value};
 use crate::text::{concat, dec, prefix_chars};
-use crate::time::{parse_rfc3339_utc_millis, Millis};
+use crate::time::{format_rfc3339_millis, parse_rfc3339_utc_millis, Millis};
 use crate::{iso4217, pii, uuid};
 
 /// Default body limit of the collector: 256 KiB.
@@ -445,11 +445,15 @@ pub fn check_event(event: &Value) -> Vec<(String, FieldError)> {
     out
 }
 
-/// Whether `check_event` finds no problem in `event`, without building any message: for the
-/// client's stored queue, which only asks whether to keep an entry. The same rules in the same
-/// order, each through the predicate its `check_*` function is made of; the tests check that
-/// the two agree on every case of this module and on generated events.
-pub fn is_valid_event(event: &Value) -> bool {
+/// Whether `check_event` finds no problem in `event` and its `timestamp` is the one the client
+/// wrote for `tracked_at` (`timestamp_of`), without building any message: for the client's
+/// stored queue, whose entries keep the instant beside the event and which only asks whether
+/// to keep an entry. The equality is stronger than "parses as RFC 3339" and needs no date
+/// parser (none ships in the wasm; the collector's `check_event` keeps the parser). The other
+/// rules are `check_event`'s in its order, each through the predicate its `check_*` function
+/// is made of; the tests check that the two agree on every case of this module and on
+/// generated events.
+pub fn is_valid_event(event: &Value, tracked_at: Millis) -> bool {
     fn uuid_or_absent(v: Option<&Value>, required: bool) -> bool {
         match v {
             None => !required,
@@ -474,7 +478,7 @@ pub fn is_valid_event(event: &Value) -> bool {
             .is_some_and(|n| check_event_name(n).is_ok())
         && present(event, "timestamp")
             .and_then(Value::as_str)
-            .is_some_and(|t| parse_rfc3339_utc_millis(t).is_some())
+            .is_some_and(|t| timestamp_of(tracked_at).is_ok_and(|w| t == w))
         && str_or_absent(present(event, "url"), page_string)
         && str_or_absent(present(event, "referrer"), page_string)
         && match present(event, "properties") {
@@ -671,6 +675,20 @@ fn check_datetime(v: &Value) -> Result<Millis, FieldError> {
         .and_then(check_timestamp)
 }
 
+/// The last instant `timestamp` can name: 9999-12-31T23:59:59.999Z (RFC 3339 has four-digit
+/// years; `format_rfc3339_millis` writes later ones in JavaScript's expanded form).
+pub const MAX_TIMESTAMP: Millis = Millis(253_402_300_799_999);
+
+/// The `timestamp` of an event tracked at `t`, or the error `check_timestamp` would give it:
+/// `check_timestamp(&format_rfc3339_millis(t))` without parsing what was just written (the
+/// client has no date parser in the wasm).
+pub fn timestamp_of(t: Millis) -> Result<String, FieldError> {
+    if t > MAX_TIMESTAMP {
+        return Err(FieldError::invalid_datetime());
+    }
+    Ok(format_rfc3339_millis(t))
+}
+
 /// `timestamp`: RFC 3339 in UTC with milliseconds. Returns the instant it names.
 pub fn check_timestamp(s: &str) -> Result<Millis, FieldError> {
     parse_rfc3339_utc_millis(s).ok_or_else(FieldError::invalid_datetime)
@@ -791,12 +809,51 @@ mod tests {
     }
 
     fn assert_validity_agrees(event: &Value) {
+        for t in instants_for(event) {
+            assert_eq!(
+                is_valid_event(event, t),
+                client_validity(event, t),
+                "{} at {t:?}",
+                event.to_json()
+            );
+        }
+    }
+
+    /// What `is_valid_event(event, t)` must say: `check_event` passes and the timestamp is
+    /// exactly the one the client writes for `t`.
+    fn client_validity(event: &Value, t: Millis) -> bool {
+        let written = event.get("timestamp").and_then(Value::as_str)
+            == Some(format_rfc3339_millis(t).as_str());
+        check_event(event).is_empty() && written
+    }
+
+    /// The instants to check an event at: the one its timestamp names (if any), the next one,
+    /// and one past the last four-digit year.
+    fn instants_for(event: &Value) -> [Millis; 3] {
+        let named = event
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .and_then(parse_rfc3339_utc_millis)
+            .unwrap_or(Millis(1_795_428_001_500));
+        [named, Millis(named.0 + 1), Millis(MAX_TIMESTAMP.0 + 1)]
+    }
+
+    #[test]
+    fn timestamp_of_writes_four_digit_years_only() {
         assert_eq!(
-            is_valid_event(event),
-            check_event(event).is_empty(),
-            "{}",
-            event.to_json()
+            timestamp_of(Millis(1_795_428_001_500)).as_deref(),
+            Ok("2026-11-23T10:00:01.500Z")
         );
+        assert_eq!(
+            timestamp_of(MAX_TIMESTAMP).as_deref(),
+            Ok("9999-12-31T23:59:59.999Z")
+        );
+        for t in [MAX_TIMESTAMP.0 + 1, u64::MAX] {
+            assert_eq!(
+                timestamp_of(Millis(t)).unwrap_err().kind,
+                "value_error.datetime"
+            );
+        }
     }
 
     fn issues(body: &str) -> Vec<Issue> {
@@ -1691,6 +1748,11 @@ mod tests {
                     &[
                         r#""2026-11-23T10:00:01.500Z""#,
                         r#""2026-11-23T10:00:01Z""#,
+                        // Valid RFC 3339, not as the client writes it.
+                        r#""2026-11-23T10:00:01.5Z""#,
+                        r#""2026-11-23t10:00:01.500z""#,
+                        r#""2026-11-23T10:00:01.500+00:00""#,
+                        r#""+010000-01-01T00:00:00.000Z""#,
                         r#""2026-02-30T10:00:01.500Z""#,
                         "0",
                     ],
@@ -1756,12 +1818,28 @@ mod tests {
             #[test]
             fn is_valid_event_agrees_with_check_event(text in event()) {
                 let v = json::parse(&text).unwrap();
-                prop_assert_eq!(is_valid_event(&v), check_event(&v).is_empty(), "{}", text);
+                for t in instants_for(&v) {
+                    prop_assert_eq!(is_valid_event(&v, t), client_validity(&v, t), "{} at {:?}", text, t);
+                }
             }
 
             #[test]
-            fn is_valid_event_agrees_on_any_json(v in any_value()) {
-                prop_assert_eq!(is_valid_event(&v), check_event(&v).is_empty());
+            fn is_valid_event_agrees_on_any_json(v in any_value(), t in any::<u64>()) {
+                prop_assert_eq!(is_valid_event(&v, Millis(t)), client_validity(&v, Millis(t)));
+            }
+
+            #[test]
+            fn timestamp_of_is_check_timestamp_of_the_formatted_instant(
+                t in prop_oneof![0..=MAX_TIMESTAMP.0 + 1_000_000, any::<u64>()]
+            ) {
+                let formatted = format_rfc3339_millis(Millis(t));
+                match timestamp_of(Millis(t)) {
+                    Ok(w) => {
+                        prop_assert_eq!(&w, &formatted);
+                        prop_assert_eq!(check_timestamp(&w), Ok(Millis(t)));
+                    }
+                    Err(e) => prop_assert_eq!(Err(e), check_timestamp(&formatted)),
+                }
             }
         }
 

@@ -7,7 +7,7 @@ use common::*;
 use scantrack_core::json::Value;
 use scantrack_core::pii::PiiPolicy;
 use scantrack_core::pipeline::{Consent, DropReason, Report, Startup};
-use scantrack_core::response::{HttpResponse, Outcome};
+use scantrack_core::response::{HttpResponse, Outcome, RetryAfter};
 use scantrack_core::validate::{validate_batch, Limits};
 use scantrack_core::{Config, Millis};
 
@@ -120,7 +120,7 @@ fn flush_settles_while_waiting_for_a_retry_after() {
     sim.track("a");
     let ticket = sim.p.flush(sim.now);
     sim.run_for(ms(100), &mut |_, _| {
-        http(HttpResponse::status(429).with_retry_after("30"))
+        http(HttpResponse::status(429).with_retry_after(RetryAfter::Seconds(30)))
     });
     assert!(
         sim.p.flush_settled(ticket, sim.now),
@@ -303,7 +303,7 @@ fn rate_limit_429_with_retry_after_seconds_pauses_all_sending() {
         if std::mem::take(&mut first) {
             http(
                 HttpResponse::status(429)
-                    .with_retry_after("17")
+                    .with_retry_after(RetryAfter::Seconds(17))
                     .with_body(r#"{"detail":"rate limit exceeded"}"#),
             )
         } else {
@@ -325,10 +325,11 @@ fn rate_limit_429_with_retry_after_http_date_is_honoured() {
     sim.track("a");
     sim.p.flush(sim.now);
     let mut first = true;
-    // T0 is 2026-11-23T10:00:00Z, a Monday.
+    // T0 is 2026-11-23T10:00:00Z; the date "Mon, 23 Nov 2026 10:01:00 GMT", as the shell's
+    // platform reads it (js/host.js), is the instant a minute later.
     sim.run_for(secs(120), &mut |_, _| {
         if std::mem::take(&mut first) {
-            http(HttpResponse::status(429).with_retry_after("Mon, 23 Nov 2026 10:01:00 GMT"))
+            http(HttpResponse::status(429).with_retry_after(RetryAfter::At(Millis(T0.0 + 60_000))))
         } else {
             ok()
         }
@@ -801,7 +802,7 @@ fn unload_sends_respect_a_rate_limit_pause_and_keep_events_stored() {
     sim.track("a");
     sim.p.flush(sim.now);
     sim.run_for(ms(100), &mut |_, _| {
-        http(HttpResponse::status(429).with_retry_after("60"))
+        http(HttpResponse::status(429).with_retry_after(RetryAfter::Seconds(60)))
     });
     assert_eq!(sim.hide(64 * 1024, &mut |_, _| ok()), 0);
     assert!(sim.storage["scantrack:site_demo:queue"].contains("\"event_name\":\"a\""));
@@ -981,7 +982,7 @@ fn a_reload_during_a_rate_limit_pause_still_waits_for_retry_after() {
     sim.track("a");
     sim.p.flush(sim.now);
     sim.run_for(ms(100), &mut |_, _| {
-        http(HttpResponse::status(429).with_retry_after("120"))
+        http(HttpResponse::status(429).with_retry_after(RetryAfter::Seconds(120)))
     });
     sim.reload();
     let mut store = Store::new();
@@ -1056,7 +1057,7 @@ fn a_rate_limit_pause_one_tab_stored_holds_the_other_tab_too() {
     a.track(EventInput::new("a"), T0).unwrap();
     a.flush(T0);
     let t = a.poll_transmit(T0).unwrap();
-    let limited = HttpResponse::status(429).with_retry_after("60");
+    let limited = HttpResponse::status(429).with_retry_after(RetryAfter::Seconds(60));
     a.handle_response(t.id, Outcome::Http(limited), T0);
     write_storage(&mut a, &mut storage, T0.add(secs(1)));
     b.track(EventInput::new("b"), T0.add(secs(1))).unwrap();
