@@ -17,7 +17,7 @@ const BUDGET_BROTLI_BYTES = 20_000;
  * (2026-11-23, session 3: 39,739) plus about 1%. Lower it whenever
  * the download shrinks; never raise it without saying why in the commit.
  */
-const CEILING_BROTLI_BYTES = 37_250;
+const CEILING_BROTLI_BYTES = 36_600;
 const FILES = ["dist/scantrack.js", "dist/scantrack_bg.wasm"];
 
 const args = new Set(process.argv.slice(2));
