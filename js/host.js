@@ -30,6 +30,7 @@ const PromiseCtor = Promise;
 const Bytes = Uint8Array;
 const stringify = JSON.stringify;
 const toLower = String.prototype.toLowerCase;
+const toUTCString = Date.prototype.toUTCString;
 /** The origin of the queued calls' times (see `queue`). */
 const EPOCH = now();
 
@@ -264,7 +265,7 @@ export function retryAfter(v) {
   const t = parseDate(s + " GMT");
   // Date.parse rolls an impossible date over (31 Nov is 1 Dec, 24:00 the next day) and skips
   // what it does not know: the instant must write back as exactly the date that was read.
-  return t >= 0 && new DateCtor(t).toUTCString().slice(5, -4).toLowerCase() === s.toLowerCase() ? "@" + t : "";
+  return t >= 0 && st_lower(apply(toUTCString, new DateCtor(t), []).slice(5, -4)) === st_lower(s) ? "@" + t : "";
 }
 
 /** Arms the tracker's one timer `delay` ms from now (a negative delay: no timer). */

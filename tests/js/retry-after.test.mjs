@@ -145,3 +145,19 @@ test("generated instants from 1970 to 9999 round-trip through all three forms", 
   }
   process.env.TZ = "UTC";
 });
+
+test("a page that replaces toLowerCase or toUTCString after load does not change the reading", () => {
+  const saved = [String.prototype.toLowerCase, Date.prototype.toUTCString];
+  String.prototype.toLowerCase = function () {
+    return "x";
+  };
+  Date.prototype.toUTCString = function () {
+    return "x";
+  };
+  try {
+    assert.equal(retryAfter("Sun, 06 Nov 1994 08:49:37 GMT"), EXAMPLE);
+    assert.equal(retryAfter("Sun, 31 Nov 1994 08:49:37 GMT"), "");
+  } finally {
+    [String.prototype.toLowerCase, Date.prototype.toUTCString] = saved;
+  }
+});
