@@ -237,20 +237,24 @@ impl Pipeline {
             kind: ErrorKind::Storage,
             message: concat(&[&key, ": ", &e.describe()]),
         };
-        let mut session = match startup
+        let stored = match startup
             .stored_session
             .map(|t| persist::decode_session(t, &site))
         {
-            Some(Ok(s)) if !s.expired(now, config.session_timeout) => s,
-            Some(Ok(s)) => Session {
-                email_hash: s.email_hash,
-                ..Session::new(now, &mut *entropy)
-            },
+            Some(Ok(s)) => Some(s),
             Some(Err(e)) => {
                 reports.push(Some(storage_error(persist::session_key(&site), e)));
-                Session::new(now, &mut *entropy)
+                None
             }
-            None => Session::new(now, &mut *entropy),
+            None => None,
+        };
+        // A visit that is over keeps its identity (it names the person, not the visit).
+        let mut session = match stored {
+            Some(s) if !s.expired(now, config.session_timeout) => s,
+            s => Session {
+                email_hash: s.and_then(|s| s.email_hash),
+                ..Session::new(now, &mut *entropy)
+            },
         };
         if let Some(id) = startup.page_url.and_then(session_id_from_url) {
             session.id = id;
