@@ -131,7 +131,11 @@ fn whole(v: &Value) -> Option<u64> {
 }
 
 fn parse_endpoint(endpoint: &str) -> Result<String, String> {
-    let e = endpoint.trim().trim_end_matches('/');
+    // Not `trim_end_matches('/')`, which brings a reverse UTF-8 decoder into the wasm.
+    let mut e = endpoint.trim();
+    while e.ends_with('/') {
+        e = &e[..e.len() - 1];
+    }
     let rest = e
         .strip_prefix("https://")
         .or_else(|| e.strip_prefix("http://"));
