@@ -167,6 +167,11 @@ mod tests {
         assert_eq!(o.config, Config::new("site_demo").unwrap());
         let nulls = js(&",null".repeat(OPTIONS.len())).unwrap();
         assert_eq!(nulls, js("").unwrap(), "null is not given");
+        let slashes = Options::from_js(r#"["s"," https://x.example/a// "]"#).unwrap();
+        assert_eq!(
+            slashes.endpoint, "https://x.example/a",
+            "every slash at the end is cut"
+        );
     }
 
     #[test]
