@@ -6,13 +6,11 @@
 //! (`encodeOptions` in js/core.js, shared by the npm `init` and the script tag's `data-*`
 //! attributes), where an option's value is a JavaScript value and a message can name what was
 //! given. The wasm gets the values by position, already typed, and checks what the core owns:
-//! the site id's form, the endpoint URL, and every range (the core's `Config` setters, with
-//! their messages). Option names and type messages in the wasm would be a second copy of the
+//! the site id's form, the endpoint URL, and every range (the core's `Config::set_whole`, with
+//! the setters' messages). Option names and type messages in the wasm would be a second copy of the
 //! JavaScript table that every visitor downloads.
 
-use core::time::Duration;
-
-use scantrack_core::config::ConfigError;
+use scantrack_core::config::Whole;
 use scantrack_core::json::{self, Value};
 use scantrack_core::pii::{EmailNormalization, PiiPolicy};
 use scantrack_core::pipeline::Consent;
@@ -39,19 +37,10 @@ pub struct Options {
 /// What an optional option's value is, and where it goes.
 enum Kind {
     Flag(fn(&mut Options, bool)),
-    /// A whole number, not negative, set with the core's setter, which checks its range.
-    Whole(fn(&mut Config, u64) -> Result<(), ConfigError>),
+    /// A whole number, not negative, set with `Config::set_whole`, which checks its range.
+    Whole(Whole),
     /// The index of one of the option's choices (JavaScript has their names).
     Choice(fn(&mut Options, usize)),
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// A count beyond `usize` saturates: the core's range check refuses it with its message.
-fn size(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// Every option but `siteId` and `endpoint`, in the order of `OPTIONS` in js/core.js (its
@@ -72,14 +61,14 @@ const OPTIONS: &[Kind] = &[
         o.config.email_normalization =
             [EmailNormalization::Standard, EmailNormalization::Google][i.min(1)]
     }),
-    Kind::Whole(|c, n| c.set_flush_interval(ms(n))),
-    Kind::Whole(|c, n| c.set_max_batch_events(size(n))),
-    Kind::Whole(|c, n| c.set_max_batch_bytes(size(n))),
-    Kind::Whole(|c, n| c.set_max_requests_per_minute(u32::try_from(n).unwrap_or(u32::MAX))),
-    Kind::Whole(|c, n| c.set_request_timeout(ms(n))),
-    Kind::Whole(|c, n| c.set_max_queue_bytes(size(n))),
-    Kind::Whole(|c, n| c.set_persist_delay(ms(n))),
-    Kind::Whole(|c, n| c.set_session_timeout(ms(n))),
+    Kind::Whole(Whole::FlushInterval),
+    Kind::Whole(Whole::MaxBatchEvents),
+    Kind::Whole(Whole::MaxBatchBytes),
+    Kind::Whole(Whole::MaxRequestsPerMinute),
+    Kind::Whole(Whole::RequestTimeout),
+    Kind::Whole(Whole::MaxQueueBytes),
+    Kind::Whole(Whole::PersistDelay),
+    Kind::Whole(Whole::SessionTimeout),
 ];
 
 impl Options {
@@ -114,8 +103,10 @@ impl Options {
                 (_, Value::Null) => {}
                 (Kind::Flag(set), v) => set(&mut o, matches!(v, Value::Bool(true))),
                 (Kind::Choice(set), v) => set(&mut o, whole(v).unwrap_or(u64::MAX) as usize),
-                (Kind::Whole(set), v) => {
-                    set(&mut o.config, whole(v).unwrap_or(u64::MAX)).map_err(|e| e.message())?;
+                (Kind::Whole(w), v) => {
+                    o.config
+                        .set_whole(*w, whole(v).unwrap_or(u64::MAX))
+                        .map_err(|e| e.message())?;
                 }
             }
         }
@@ -152,6 +143,7 @@ fn parse_endpoint(endpoint: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::time::Duration;
 
     /// The positional form for `siteId` "s", endpoint "http://x" and `rest`.
     fn js(rest: &str) -> Result<Options, String> {

@@ -81,39 +81,69 @@ pub struct Config {
     pub email_normalization: EmailNormalization,
 }
 
-/// The one range check behind the setters: `ok`, else "must be between lo and hi" ("at most
-/// hi" when `lo` is 0), in the units the options are given in (a count, or milliseconds).
-/// Takes the comparison's result, not the value: counts compare as `u64` and durations as
-/// `Duration` (`millis`), with no `u128` arithmetic in the wasm.
-fn check(option: &'static str, ok: bool, lo: u64, hi: u64) -> Result<(), ConfigError> {
-    if ok {
-        return Ok(());
+/// The options given as whole numbers, in the units JavaScript gives them (a count, or
+/// milliseconds), in the order of `RANGES`. One table of names and ranges serves the typed
+/// setters and `Config::set_whole` (the JavaScript options' way in) alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whole {
+    FlushInterval,
+    MaxBatchEvents,
+    MaxBatchBytes,
+    MaxRequestsPerMinute,
+    RequestTimeout,
+    MaxQueueBytes,
+    PersistDelay,
+    SessionTimeout,
+}
+
+/// Each `Whole`'s option name and its range `lo..=hi`, by its index.
+const RANGES: [(&str, u32, u32); 8] = [
+    ("flushIntervalMs", 0, 3_600_000),
+    ("maxBatchEvents", 1, 500),
+    ("maxBatchBytes", 1024, MAX_KEEPALIVE_BYTES as u32),
+    ("maxRequestsPerMinute", 1, 100),
+    ("requestTimeoutMs", 100, 120_000),
+    ("maxQueueBytes", 16 * 1024, 4 * 1024 * 1024),
+    ("persistDelayMs", 0, 10_000),
+    ("sessionTimeoutMs", 60_000, 86_400_000),
+];
+
+impl Whole {
+    /// `ok` (the value is within the range), else "name: must be between lo and hi" ("at
+    /// most hi" when `lo` is 0). Takes the comparison's result, not the value: counts compare
+    /// as `u64` and durations as `Duration` (`millis`), with no `u128` arithmetic in the wasm.
+    fn check(self, ok: bool) -> Result<(), ConfigError> {
+        let (option, lo, hi) = RANGES[self as usize];
+        if ok {
+            return Ok(());
+        }
+        let range = if lo == 0 {
+            concat(&["at most ", &dec(hi.into())])
+        } else {
+            concat(&["between ", &dec(lo.into()), " and ", &dec(hi.into())])
+        };
+        Err(ConfigError {
+            option,
+            message: concat(&["must be ", &range]),
+        })
     }
-    let range = if lo == 0 {
-        concat(&["at most ", &dec(hi)])
-    } else {
-        concat(&["between ", &dec(lo), " and ", &dec(hi)])
-    };
-    Err(ConfigError {
-        option,
-        message: concat(&["must be ", &range]),
-    })
-}
 
-/// A count within `lo..=hi` (a `usize` is at most 64 bits: no count is truncated).
-fn count(option: &'static str, n: u64, lo: u64, hi: u64) -> Result<(), ConfigError> {
-    check(option, lo <= n && n <= hi, lo, hi)
-}
+    /// A count (or whole milliseconds) within the range.
+    fn count(self, n: u64) -> Result<(), ConfigError> {
+        let (_, lo, hi) = RANGES[self as usize];
+        self.check(u64::from(lo) <= n && n <= u64::from(hi))
+    }
 
-/// A duration within `lo..=hi` milliseconds, exactly: 1 ns over a limit is refused (compared
-/// as `Duration`s, seconds then nanoseconds, not rounded to milliseconds).
-fn millis(option: &'static str, d: Duration, lo: u64, hi: u64) -> Result<(), ConfigError> {
-    check(
-        option,
-        Duration::from_millis(lo) <= d && d <= Duration::from_millis(hi),
-        lo,
-        hi,
-    )
+    /// A duration within the range, exactly: 1 ns over a limit is refused (compared as
+    /// `Duration`s, seconds then nanoseconds, not rounded to milliseconds).
+    fn millis(self, d: Duration) -> Result<(), ConfigError> {
+        let (_, lo, hi) = RANGES[self as usize];
+        let (lo, hi) = (
+            Duration::from_millis(lo.into()),
+            Duration::from_millis(hi.into()),
+        );
+        self.check(lo <= d && d <= hi)
+    }
 }
 
 impl Config {
@@ -149,6 +179,26 @@ impl Config {
         &self.site_id
     }
 
+    /// Sets the option `w` to `n`, in its unit (a count, or whole milliseconds), after the
+    /// same range check as its typed setter: how the JavaScript options reach the core, with
+    /// one check and one message for all of them.
+    pub fn set_whole(&mut self, w: Whole, n: u64) -> Result<(), ConfigError> {
+        w.count(n)?;
+        // In range, so no count is truncated by the casts.
+        let (ms, size) = (Duration::from_millis(n), n as usize);
+        match w {
+            Whole::FlushInterval => self.flush_interval = ms,
+            Whole::MaxBatchEvents => self.max_batch_events = size,
+            Whole::MaxBatchBytes => self.max_batch_bytes = size,
+            Whole::MaxRequestsPerMinute => self.max_requests_per_minute = n as u32,
+            Whole::RequestTimeout => self.request_timeout = ms,
+            Whole::MaxQueueBytes => self.max_queue_bytes = size,
+            Whole::PersistDelay => self.persist_delay = ms,
+            Whole::SessionTimeout => self.session_timeout = ms,
+        }
+        Ok(())
+    }
+
     /// `maxBatchEvents`: 1..=500 (the collector refuses more than 500 per request).
     pub fn with_max_batch_events(mut self, n: usize) -> Result<Self, ConfigError> {
         self.set_max_batch_events(n)?;
@@ -157,9 +207,7 @@ impl Config {
 
     /// `with_max_batch_events`, in place.
     pub fn set_max_batch_events(&mut self, n: usize) -> Result<(), ConfigError> {
-        count("maxBatchEvents", n as u64, 1, 500)?;
-        self.max_batch_events = n;
-        Ok(())
+        self.set_whole(Whole::MaxBatchEvents, n as u64)
     }
 
     /// `maxBatchBytes`: 1,024..=65,536 (a batch must fit the keepalive budget).
@@ -170,9 +218,7 @@ impl Config {
 
     /// `with_max_batch_bytes`, in place.
     pub fn set_max_batch_bytes(&mut self, n: usize) -> Result<(), ConfigError> {
-        count("maxBatchBytes", n as u64, 1024, MAX_KEEPALIVE_BYTES as u64)?;
-        self.max_batch_bytes = n;
-        Ok(())
+        self.set_whole(Whole::MaxBatchBytes, n as u64)
     }
 
     /// `flushIntervalMs`: up to one hour; 0 sends as soon as pacing allows.
@@ -183,7 +229,7 @@ impl Config {
 
     /// `with_flush_interval`, in place.
     pub fn set_flush_interval(&mut self, d: Duration) -> Result<(), ConfigError> {
-        millis("flushIntervalMs", d, 0, 3_600_000)?;
+        Whole::FlushInterval.millis(d)?;
         self.flush_interval = d;
         Ok(())
     }
@@ -196,9 +242,7 @@ impl Config {
 
     /// `with_max_requests_per_minute`, in place.
     pub fn set_max_requests_per_minute(&mut self, n: u32) -> Result<(), ConfigError> {
-        count("maxRequestsPerMinute", n.into(), 1, 100)?;
-        self.max_requests_per_minute = n;
-        Ok(())
+        self.set_whole(Whole::MaxRequestsPerMinute, n.into())
     }
 
     /// `requestTimeoutMs`: 100 ms..=2 min.
@@ -209,7 +253,7 @@ impl Config {
 
     /// `with_request_timeout`, in place.
     pub fn set_request_timeout(&mut self, d: Duration) -> Result<(), ConfigError> {
-        millis("requestTimeoutMs", d, 100, 120_000)?;
+        Whole::RequestTimeout.millis(d)?;
         self.request_timeout = d;
         Ok(())
     }
@@ -235,9 +279,7 @@ impl Config {
 
     /// `with_max_queue_bytes`, in place.
     pub fn set_max_queue_bytes(&mut self, n: usize) -> Result<(), ConfigError> {
-        count("maxQueueBytes", n as u64, 16 * 1024, 4 * 1024 * 1024)?;
-        self.max_queue_bytes = n;
-        Ok(())
+        self.set_whole(Whole::MaxQueueBytes, n as u64)
     }
 
     /// `persistDelayMs`: up to 10 s.
@@ -248,7 +290,7 @@ impl Config {
 
     /// `with_persist_delay`, in place.
     pub fn set_persist_delay(&mut self, d: Duration) -> Result<(), ConfigError> {
-        millis("persistDelayMs", d, 0, 10_000)?;
+        Whole::PersistDelay.millis(d)?;
         self.persist_delay = d;
         Ok(())
     }
@@ -261,7 +303,7 @@ impl Config {
 
     /// `with_session_timeout`, in place.
     pub fn set_session_timeout(&mut self, d: Duration) -> Result<(), ConfigError> {
-        millis("sessionTimeoutMs", d, 60_000, 86_400_000)?;
+        Whole::SessionTimeout.millis(d)?;
         self.session_timeout = d;
         Ok(())
     }
