@@ -246,7 +246,6 @@ impl Tracker {
             debug,
             honor_global_privacy_control,
         } = options;
-        let site = config.site_id().to_string();
         endpoint.push_str("/collect/batch");
         // Whole milliseconds through f64 (exact for any whole-millisecond timeout), not
         // `as_millis`, whose u128 arithmetic cost some 90 bytes of brotli in the wasm.
@@ -261,17 +260,19 @@ impl Tracker {
                     .into(),
             ));
         }
+        let site = config.site_id();
+        let (queue, session) = if memory.is_none() {
+            (
+                host::st_get(&persist::queue_key(site)),
+                host::st_get(&persist::session_key(site)),
+            )
+        } else {
+            (None, None)
+        };
+        let sends_key = persist::sends_key(site);
         let inner = Rc::new_cyclic(|weak| {
             let handle = std::rc::Weak::into_raw(weak.clone()) as usize as u32;
             let tid = host::st_open(handle, &endpoint, timeout);
-            let (queue, session) = if memory.is_none() {
-                (
-                    host::st_get(&persist::queue_key(&site)),
-                    host::st_get(&persist::session_key(&site)),
-                )
-            } else {
-                (None, None)
-            };
             let pipeline = Pipeline::new(
                 config,
                 Box::new(HostEntropy),
@@ -297,7 +298,7 @@ impl Tracker {
                 auto_pageview,
                 gpc,
                 last_page: String::new(),
-                sends_key: persist::sends_key(&site),
+                sends_key,
                 referrer: host::st_page(1),
                 href,
             })
