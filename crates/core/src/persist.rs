@@ -85,29 +85,26 @@ pub enum PersistError {
 }
 
 impl PersistError {
-    /// What `Display` writes, built without `core::fmt`.
+    /// What `Display` writes, built without `core::fmt`: "stored value <why>; discarded".
     pub fn describe(&self) -> String {
-        match self {
-            PersistError::Corrupt(why) => corrupt(why),
-            PersistError::NotJson(e) => corrupt(&e.describe()),
-            PersistError::Version(v) => concat(&[
-                "stored value has format version ",
-                &dec(*v),
-                ", this build reads ",
-                &dec(FORMAT_VERSION),
-                "; discarded",
-            ]),
-            PersistError::ForeignSite(s) => concat(&[
-                "stored value belongs to site ",
-                &crate::json::quote(s),
-                "; discarded",
-            ]),
-        }
+        let detail;
+        let why: [&str; 3] = match self {
+            PersistError::Corrupt(why) => ["is corrupt (", why, ")"],
+            PersistError::NotJson(e) => {
+                detail = e.describe();
+                ["is corrupt (", &detail, ")"]
+            }
+            PersistError::Version(v) => {
+                detail = concat(&[&dec(*v), ", this build reads ", &dec(FORMAT_VERSION)]);
+                ["has format version ", &detail, ""]
+            }
+            PersistError::ForeignSite(s) => {
+                detail = crate::json::quote(s);
+                ["belongs to site ", &detail, ""]
+            }
+        };
+        concat(&["stored value ", why[0], why[1], why[2], "; discarded"])
     }
-}
-
-fn corrupt(why: &str) -> String {
-    concat(&["stored value is corrupt (", why, "); discarded"])
 }
 
 impl core::fmt::Display for PersistError {
@@ -326,6 +323,27 @@ mod tests {
             decode_queue("[1]", "a"),
             Err(PersistError::Corrupt("not a JSON object"))
         );
+    }
+
+    #[test]
+    fn every_refusal_says_why_and_that_the_value_was_discarded() {
+        for (e, text) in [
+            (
+                PersistError::Corrupt("no events array"),
+                "stored value is corrupt (no events array); discarded",
+            ),
+            (
+                PersistError::Version(2),
+                "stored value has format version 2, this build reads 1; discarded",
+            ),
+            (
+                PersistError::ForeignSite("b".into()),
+                "stored value belongs to site \"b\"; discarded",
+            ),
+        ] {
+            assert_eq!(e.describe(), text);
+            assert_eq!(e.to_string(), text);
+        }
     }
 
     #[test]
