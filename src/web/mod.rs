@@ -270,39 +270,40 @@ impl Tracker {
             (None, None)
         };
         let sends_key = persist::sends_key(site);
-        let inner = Rc::new_cyclic(|weak| {
-            let handle = std::rc::Weak::into_raw(weak.clone()) as usize as u32;
-            let tid = host::st_open(handle, &endpoint, timeout);
-            let pipeline = Pipeline::new(
-                config,
-                Box::new(HostEntropy),
-                host::st_lower,
-                Startup {
-                    stored_queue: queue.as_deref(),
-                    stored_session: session.as_deref(),
-                    page_url: Some(&href),
-                    consent: Some(if gpc { Consent::Denied } else { consent }),
-                },
-                now(),
-            );
-            RefCell::new(Inner {
-                pipeline,
-                tid,
-                memory,
-                timer: None,
-                listener,
-                js,
-                notices,
-                flush_waiters: Vec::new(),
-                debug,
-                auto_pageview,
-                gpc,
-                last_page: String::new(),
-                sends_key,
-                referrer: host::st_page(1),
-                href,
-            })
-        });
+        let pipeline = Pipeline::new(
+            config,
+            Box::new(HostEntropy),
+            host::st_lower,
+            Startup {
+                stored_queue: queue.as_deref(),
+                stored_session: session.as_deref(),
+                page_url: Some(&href),
+                consent: Some(if gpc { Consent::Denied } else { consent }),
+            },
+            now(),
+        );
+        let inner = Rc::new(RefCell::new(Inner {
+            pipeline,
+            tid: 0,
+            memory,
+            timer: None,
+            listener,
+            js,
+            notices,
+            flush_waiters: Vec::new(),
+            debug,
+            auto_pageview,
+            gpc,
+            last_page: String::new(),
+            sends_key,
+            referrer: host::st_page(1),
+            href,
+        }));
+        // Registered with the host once built (nothing before needs its id): its handle is a
+        // weak reference that is never released (see `scantrack_wake`). `Rc::new_cyclic`, to
+        // register from inside the construction, cost some 200 bytes of brotli more.
+        let handle = std::rc::Weak::into_raw(Rc::downgrade(&inner)) as usize as u32;
+        inner.borrow_mut().tid = host::st_open(handle, &endpoint, timeout);
         let tracker = Tracker { inner };
         if auto_pageview {
             let _ = tracker.track_at(tracker.page_view(None), now());
