@@ -206,19 +206,20 @@ pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistEr
         paused_until,
     };
     for entry in entries {
-        match decode_entry(entry) {
-            Some(e) if !out.events.iter().any(|o| o.id == e.id) => out.events.push(e),
-            _ => out.skipped += 1,
+        match decode_entry(entry, &out.events) {
+            Some(e) => out.events.push(e),
+            None => out.skipped += 1,
         }
     }
     Ok(out)
 }
 
-fn decode_entry(entry: &Value) -> Option<Box<QueuedEvent>> {
+/// The entry as a queued event, unless it is broken or repeats the id of one in `before`.
+fn decode_entry(entry: &Value, before: &[Box<QueuedEvent>]) -> Option<Box<QueuedEvent>> {
     let id = entry
         .get("id")
         .and_then(Value::as_str)
-        .filter(|s| uuid::is_canonical(s))?;
+        .filter(|s| uuid::is_canonical(s) && !before.iter().any(|o| o.id == *s))?;
     let t = millis_of(entry.get("t"))?;
     let event = entry.get("e")?;
     if event.get("event_id").and_then(Value::as_str) != Some(id)
