@@ -584,7 +584,7 @@ impl Tracker {
                     (cfg!(not(feature = "rust-api")) || s.js).then_some(s.tid),
                 )
             };
-            for t in transmits {
+            for t in &transmits {
                 again |= self.send(t);
             }
             for n in &notices {
@@ -627,7 +627,7 @@ impl Tracker {
     }
 
     /// Hands a transmit to the host; true if its outcome was known at once (and handled).
-    fn send(&self, t: Transmit) -> bool {
+    fn send(&self, t: &Transmit) -> bool {
         // No borrow is held while the page's code runs: `fetch` may be a wrapper (error
         // trackers, APM agents) that calls back into the tracker.
         let tid = self.inner.borrow().tid;
@@ -680,7 +680,7 @@ impl Tracker {
             let budget = MAX_KEEPALIVE_BYTES.saturating_sub(s.pipeline.in_flight_bytes());
             s.pipeline.drain_for_unload(budget, now())
         };
-        for t in chunks {
+        for t in &chunks {
             self.send(t);
         }
         self.drive();
