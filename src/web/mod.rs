@@ -543,24 +543,24 @@ impl Tracker {
             again = false;
             // `listener` is an empty `RustListener` without the Rust API.
             #[cfg_attr(not(feature = "rust-api"), allow(unused_variables))]
-            let (transmits, notices, listener, settled, js) = {
+            let (transmit, notices, listener, settled, js) = {
                 let mut s = self.inner.borrow_mut();
                 let s = &mut *s;
                 let t = now();
                 s.pipeline.handle_timeout(t);
                 let site_sends = stored(&s.memory, &s.sends_key);
                 s.pipeline.observe_site_sends(site_sends.as_deref());
-                let mut transmits = Vec::new();
-                while let Some(tx) = s.pipeline.poll_transmit(t) {
-                    if s.debug {
-                        let mut m = String::from("sending ");
-                        push_dec(&mut m, tx.event_ids.len() as u64);
-                        m.push_str(" event(s), ");
-                        push_dec(&mut m, tx.body.len() as u64);
-                        m.push_str(" bytes");
-                        s.notices.push(Notice::Debug(m));
-                    }
-                    transmits.push(tx);
+                // One request at most: the pipeline has one paced request in flight at a time,
+                // so a second call would return `None` (and should that ever change, the timer
+                // it arms at once brings the next one).
+                let transmit = s.pipeline.poll_transmit(t);
+                if let (Some(tx), true) = (&transmit, s.debug) {
+                    let mut m = String::from("sending ");
+                    push_dec(&mut m, tx.event_ids.len() as u64);
+                    m.push_str(" event(s), ");
+                    push_dec(&mut m, tx.body.len() as u64);
+                    m.push_str(" bytes");
+                    s.notices.push(Notice::Debug(m));
                 }
                 s.write_storage(Some(t));
                 while let Some(r) = s.pipeline.poll_report() {
@@ -576,7 +576,7 @@ impl Tracker {
                     }
                 }
                 (
-                    transmits,
+                    transmit,
                     std::mem::take(&mut s.notices),
                     s.listener.clone(),
                     settled,
@@ -584,8 +584,8 @@ impl Tracker {
                     (cfg!(not(feature = "rust-api")) || s.js).then_some(s.tid),
                 )
             };
-            for t in &transmits {
-                again |= self.send(t);
+            if let Some(t) = &transmit {
+                again = self.send(t);
             }
             for n in &notices {
                 if let Some(tid) = js {
