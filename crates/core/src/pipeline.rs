@@ -724,12 +724,6 @@ impl Pipeline {
         }
     }
 
-    fn retry_later(&mut self, f: &InFlight, now: Millis) {
-        self.queue.release(&f.events);
-        let delay = self.backoff.next_delay(&mut *self.entropy);
-        self.pause_until(now.add(delay));
-    }
-
     /// No request before `t`; stored with the queue so that a reload waits too.
     fn pause_until(&mut self, t: Millis) {
         if t > self.paused_until {
@@ -740,6 +734,7 @@ impl Pipeline {
 
     fn apply(&mut self, f: &InFlight, outcome: &Outcome, now: Millis) {
         let classified = classify(outcome, now);
+        let rate_limited = matches!(classified.verdict, Verdict::RateLimited);
         let server_wait = classified.server_wait_until.filter(|t| *t > now);
         if let Some(t) = server_wait {
             self.pause_until(t);
@@ -749,13 +744,16 @@ impl Pipeline {
                 self.backoff.reset();
                 self.delivered(f, &refused);
             }
-            // The server said when: exactly then (the failure still counts, so a later 429
-            // without a time waits longer). It did not: our own backoff.
-            Verdict::RateLimited if server_wait.is_some() => {
+            // The failure counts either way (so a later 429 without a time waits longer). A
+            // 429 whose server said when waits exactly then; anything else at least our own
+            // backoff.
+            Verdict::RateLimited | Verdict::Retry => {
                 self.queue.release(&f.events);
-                self.backoff.next_delay(&mut *self.entropy);
+                let delay = self.backoff.next_delay(&mut *self.entropy);
+                if !(rate_limited && server_wait.is_some()) {
+                    self.pause_until(now.add(delay));
+                }
             }
-            Verdict::RateLimited | Verdict::Retry => self.retry_later(f, now),
             Verdict::Split if f.events.len() <= 1 => self.drop_all(
                 &f.events,
                 DropReason::TooLarge,
