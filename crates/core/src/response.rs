@@ -65,12 +65,13 @@ impl RetryAfter {
     /// sends "" for an absent or unreadable header), so that it falls back to
     /// `X-RateLimit-Reset` or the backoff.
     pub fn from_host(text: &str) -> Option<RetryAfter> {
-        match text.strip_prefix('@') {
-            Some(ms) => json::digits_u64(ms).map(|ms| RetryAfter::At(Millis(ms))),
-            None if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Some(
+        // The first byte looked at as a byte: `strip_prefix('@')` encodes the `char` first.
+        match text.as_bytes().first() {
+            Some(b'@') => json::digits_u64(&text[1..]).map(|ms| RetryAfter::At(Millis(ms))),
+            _ if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Some(
                 RetryAfter::Seconds(json::digits_u64(text).unwrap_or(u64::MAX)),
             ),
-            None => None,
+            _ => None,
         }
     }
 
