@@ -712,16 +712,20 @@ impl Tracker {
     }
 }
 
-fn without_hash(url: &str) -> &str {
-    url.split_once('#').map_or(url, |(before, _)| before)
+fn without_hash(mut url: &str) -> &str {
+    cut(&mut url, '#')
 }
 
 /// The text of `rest` before the first `sep` (all of it if there is none); `rest` keeps what
-/// follows. For the host's few-field messages: no `SplitN` iterator in the wasm.
+/// follows. For the host's few-field messages: no `SplitN` iterator in the wasm. `sep` is
+/// ASCII, so it is found as a byte: `split_once(char)` brings the `char` searcher and its
+/// UTF-8 encoding into the wasm.
 fn cut<'a>(rest: &mut &'a str, sep: char) -> &'a str {
-    let (field, tail) = rest.split_once(sep).unwrap_or((rest, ""));
-    *rest = tail;
-    field
+    debug_assert!(sep.is_ascii());
+    let s = *rest;
+    let end = s.bytes().position(|b| b == sep as u8).unwrap_or(s.len());
+    *rest = s.get(end + 1..).unwrap_or("");
+    &s[..end]
 }
 
 /// A notice as the JSON object the JavaScript callbacks get:
