@@ -652,15 +652,23 @@ impl Tracker {
             0 => Outcome::NetworkError(text),
             1 => Outcome::Timeout,
             status => {
+                // Built whole, not from a default with its fields replaced (each replaced
+                // field would be dropped first).
                 let mut rest = text.as_str();
-                let mut r = HttpResponse::status(status);
-                r.retry_after = RetryAfter::from_host(cut(&mut rest, '\n'));
-                for header in [&mut r.rate_limit_remaining, &mut r.rate_limit_reset] {
+                let retry_after = RetryAfter::from_host(cut(&mut rest, '\n'));
+                let mut header = || {
                     let h = cut(&mut rest, '\n');
-                    *header = (!h.is_empty()).then(|| h.to_string());
-                }
-                r.body = rest.to_string();
-                Outcome::Http(r)
+                    (!h.is_empty()).then(|| h.to_string())
+                };
+                let rate_limit_remaining = header();
+                let rate_limit_reset = header();
+                Outcome::Http(HttpResponse {
+                    status,
+                    retry_after,
+                    rate_limit_remaining,
+                    rate_limit_reset,
+                    body: rest.to_string(),
+                })
             }
         };
         self.inner
