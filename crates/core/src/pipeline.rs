@@ -880,20 +880,19 @@ impl Pipeline {
         now: Option<Millis>,
         stored: &dyn Fn(&str) -> Option<String>,
     ) -> Vec<StorageOp> {
-        let site = self.config.site_id().to_string();
         let mut ops = Vec::new();
         if self.clear_storage {
             self.clear_storage = false;
             ops.push(StorageOp {
-                key: persist::queue_key(&site),
+                key: persist::queue_key(self.config.site_id()),
                 value: None,
             });
             ops.push(StorageOp {
-                key: persist::session_key(&site),
+                key: persist::session_key(self.config.site_id()),
                 value: None,
             });
             ops.push(StorageOp {
-                key: persist::sends_key(&site),
+                key: persist::sends_key(self.config.site_id()),
                 value: None,
             });
         }
@@ -905,7 +904,7 @@ impl Pipeline {
             |since: Option<Millis>| since.is_some_and(|s| now.is_none_or(|n| s.add(delay) <= n));
         if due(self.queue_dirty_since) {
             self.queue_dirty_since = None;
-            let key = persist::queue_key(&site);
+            let key = persist::queue_key(self.config.site_id());
             let value = self.merged_queue(stored(&key).as_deref());
             ops.push(StorageOp {
                 key,
@@ -916,15 +915,18 @@ impl Pipeline {
             // At once, not write-behind: the other tabs pace by it.
             let sends = self.pacer.site_sends(self.now);
             ops.push(StorageOp {
-                key: persist::sends_key(&site),
-                value: Some(persist::encode_sends(&site, &sends)),
+                key: persist::sends_key(self.config.site_id()),
+                value: Some(persist::encode_sends(self.config.site_id(), &sends)),
             });
         }
         if due(self.session_dirty_since) {
             self.session_dirty_since = None;
             ops.push(StorageOp {
-                key: persist::session_key(&site),
-                value: Some(persist::encode_session(&site, &self.session)),
+                key: persist::session_key(self.config.site_id()),
+                value: Some(persist::encode_session(
+                    self.config.site_id(),
+                    &self.session,
+                )),
             });
         }
         ops
