@@ -596,9 +596,9 @@ impl Tracker {
                     l(n);
                 }
             }
-            for w in settled {
+            for w in &settled {
                 match w {
-                    Waiter::Js(ticket) => host::st_settle(js.unwrap_or(0), ticket),
+                    Waiter::Js(ticket) => host::st_settle(js.unwrap_or(0), *ticket),
                     #[cfg(feature = "rust-api")]
                     Waiter::Rust(state) => {
                         state.done.set(true);
