@@ -138,9 +138,10 @@ struct Inner {
     pipeline: Pipeline,
     /// The host's id of this tracker.
     tid: u32,
-    /// Where storage goes once localStorage failed: key-value pairs (a handful of keys per
-    /// site, so a list, not a map). `None`: localStorage.
-    memory: Option<Vec<(String, String)>>,
+    /// Where storage goes once localStorage failed: the last operation on each key (a handful
+    /// of keys per site, so a list, not a map; the pipeline's own operation type, so no
+    /// key-value pair type of its own in the wasm). `None`: localStorage.
+    memory: Option<Vec<StorageOp>>,
     /// The instant the host's timer is armed for.
     timer: Option<Millis>,
     /// The Rust callers' listener (`on_notice` chains a new one after it): one optional
@@ -169,10 +170,10 @@ struct Inner {
 }
 
 /// The value under `key`: in localStorage, or in `memory` once localStorage failed.
-fn stored(memory: &Option<Vec<(String, String)>>, key: &str) -> Option<String> {
+fn stored(memory: &Option<Vec<StorageOp>>, key: &str) -> Option<String> {
     match memory {
         None => host::st_get(key),
-        Some(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
+        Some(m) => m.iter().find(|op| op.key == key)?.value.clone(),
     }
 }
 
@@ -192,18 +193,23 @@ impl Inner {
     /// Performs the pipeline's storage operations; a storage failure switches to memory
     /// (keeping the value there) and becomes a notice.
     fn apply_storage(&mut self, ops: Vec<StorageOp>) {
-        for op in ops {
+        // By reference: copied into memory (rare) rather than moved out of the list, which
+        // would bring a by-value iterator and its drop into the wasm.
+        for op in &ops {
             if self.memory.is_none() {
                 if let Some(why) = host::st_set(&op.key, op.value.as_deref()) {
                     self.memory = Some(Vec::new());
                     self.notices.push(storage_notice(&why));
                 }
             }
+            // The last operation on each key: a removal is kept as one with no value, which
+            // reads as no value.
             if let Some(m) = &mut self.memory {
-                m.retain(|(k, _)| *k != op.key);
-                if let Some(v) = op.value {
-                    m.push((op.key, v));
-                }
+                m.retain(|o| o.key != op.key);
+                m.push(StorageOp {
+                    key: op.key.clone(),
+                    value: op.value.clone(),
+                });
             }
         }
     }
