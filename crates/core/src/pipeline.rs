@@ -343,7 +343,7 @@ impl Pipeline {
 
     fn enqueue(&mut self, e: Box<QueuedEvent>) {
         let max = self.config.max_queue_bytes;
-        for e in self.queue.push_boxed(e) {
+        for e in &self.queue.push_boxed(e) {
             self.resolve(&e.id);
             let message = concat(&[
                 "the queue is full (",
@@ -444,7 +444,7 @@ impl Pipeline {
         self.consent = consent;
         match consent {
             Consent::Denied => {
-                for e in self.queue.clear() {
+                for e in &self.queue.clear() {
                     let message = "consent was denied; the event was discarded".into();
                     self.report_dropped(e, DropReason::ConsentDenied, message);
                 }
@@ -671,18 +671,18 @@ impl Pipeline {
     fn drop_event(&mut self, id: &str, reason: DropReason, message: String) {
         if let Some(e) = self.queue.remove(id) {
             self.resolve(id);
-            self.report_dropped(e, reason, message);
+            self.report_dropped(&e, reason, message);
             self.mark_queue_dirty();
         }
     }
 
     /// The one place a `Dropped` report is built (eviction, consent, the collector's verdicts).
-    /// Takes the box as the queue hands it out: unboxing first costs a move per event.
-    #[allow(clippy::boxed_local)]
-    fn report_dropped(&mut self, e: Box<QueuedEvent>, reason: DropReason, message: String) {
+    /// Takes the event by reference, its id and name copied: the lists the queue hands out are
+    /// walked by reference, so no by-value iterator over them is in the wasm.
+    fn report_dropped(&mut self, e: &QueuedEvent, reason: DropReason, message: String) {
         self.reports.push(Some(Report::Dropped {
-            event_id: e.id,
-            event_name: e.name,
+            event_id: e.id.clone(),
+            event_name: e.name.clone(),
             reason,
             message,
         }));
