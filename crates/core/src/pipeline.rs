@@ -733,6 +733,9 @@ impl Pipeline {
     }
 
     fn apply(&mut self, f: &InFlight, outcome: &Outcome, now: Millis) {
+        // The request is over: its events are no longer in flight, whatever the verdict does
+        // with them next (one release here, not one per verdict that keeps them).
+        self.queue.release(&f.events);
         let classified = classify(outcome, now);
         let rate_limited = matches!(classified.verdict, Verdict::RateLimited);
         let server_wait = classified.server_wait_until.filter(|t| *t > now);
@@ -748,7 +751,6 @@ impl Pipeline {
             // 429 whose server said when waits exactly then; anything else at least our own
             // backoff.
             Verdict::RateLimited | Verdict::Retry => {
-                self.queue.release(&f.events);
                 let delay = self.backoff.next_delay(&mut *self.entropy);
                 if !(rate_limited && server_wait.is_some()) {
                     self.pause_until(now.add(delay));
@@ -765,7 +767,6 @@ impl Pipeline {
                 // halved limit stays: this collector's limit is now known. Halving the count
                 // also halves the bytes, so a body-size limit is found the same way.
                 self.cap_events = self.cap_events.min(f.events.len().div_ceil(2));
-                self.queue.release(&f.events);
             }
             Verdict::Invalid { refused, detail } => {
                 // The refusals that name an event of this request, looked up where used: no
@@ -783,7 +784,6 @@ impl Pipeline {
                             self.drop_event(id, DropReason::Invalid, r.message.clone());
                         }
                     }
-                    self.queue.release(&f.events);
                 }
             }
             Verdict::Fatal { status, detail } => {
@@ -801,7 +801,7 @@ impl Pipeline {
                 }
                 self.stopped = Some(detail);
             }
-            Verdict::Unconfirmed => self.queue.release(&f.events),
+            Verdict::Unconfirmed => {}
         }
     }
 
