@@ -484,6 +484,7 @@ impl Tracker {
         self.inner.borrow_mut().debug = on;
     }
 
+    #[cfg(feature = "rust-api")]
     pub fn session_id(&self) -> String {
         self.inner.borrow().pipeline.session_id().to_string()
     }
