@@ -17,7 +17,10 @@ impl Millis {
 
     /// `self + d`, saturating at `u64::MAX`.
     // Not `ops::Add`: this addition saturates instead of overflowing, and says so by its call.
+    // Not inlined: `as_millis` is a `u128` multiplication, some 60 bytes of wasm at each of the
+    // pipeline's deadlines.
     #[allow(clippy::should_implement_trait)]
+    #[inline(never)]
     pub fn add(self, d: Duration) -> Millis {
         Millis(
             self.0
