@@ -140,15 +140,13 @@ pub struct Classified {
 pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
     let resp = match outcome {
         Outcome::Http(r) => r,
-        Outcome::NetworkError(_) | Outcome::Timeout => {
+        // No reply to read: one return for these, its verdict picked inside.
+        Outcome::NetworkError(_) | Outcome::Timeout | Outcome::Unconfirmed => {
             return Classified {
-                verdict: Verdict::Retry,
-                server_wait_until: None,
-            }
-        }
-        Outcome::Unconfirmed => {
-            return Classified {
-                verdict: Verdict::Unconfirmed,
+                verdict: match outcome {
+                    Outcome::Unconfirmed => Verdict::Unconfirmed,
+                    _ => Verdict::Retry,
+                },
                 server_wait_until: None,
             }
         }
