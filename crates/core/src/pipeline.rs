@@ -769,21 +769,22 @@ impl Pipeline {
                 self.cap_events = self.cap_events.min(f.events.len().div_ceil(2));
             }
             Verdict::Invalid { refused, detail } => {
-                // The refusals that name an event of this request, looked up where used: no
-                // list of them (one `Vec` instantiation less in the wasm).
-                let named = |r: &Refusal| r.index.and_then(|i| f.events.get(i));
-                if !refused.iter().any(|r| named(r).is_some()) {
+                // The refusals that name an event of this request are dropped in one walk (no
+                // list of them: one `Vec` instantiation less in the wasm); if none did, the
+                // whole request goes.
+                let mut named = false;
+                for r in &refused {
+                    if let Some(id) = r.index.and_then(|i| f.events.get(i)) {
+                        named = true;
+                        self.drop_event(id, DropReason::Invalid, r.message.clone());
+                    }
+                }
+                if !named {
                     let message = concat(&[
                         "the collector refused the batch (422) without naming an event: ",
                         &detail,
                     ]);
                     self.drop_all(&f.events, DropReason::Invalid, &message);
-                } else {
-                    for r in &refused {
-                        if let Some(id) = named(r) {
-                            self.drop_event(id, DropReason::Invalid, r.message.clone());
-                        }
-                    }
                 }
             }
             Verdict::Fatal { status, detail } => {
