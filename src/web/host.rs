@@ -170,7 +170,7 @@ pub extern "C" fn scantrack_wake(tracker: u32, kind: u32, a: f64, b: f64) -> u32
         REPLY => t.on_reply(a, b, text.unwrap_or_default()),
         NAV => t.on_navigation((a == 1.0).then(|| text.unwrap_or_default())),
         HASH => t.on_url_change(),
-        SESSION => st_put(&t.session_id()),
+        SESSION => st_put(t.inner.borrow().pipeline.session_id()),
         _ => {
             if a == TIMER {
                 t.inner.borrow_mut().timer = None;

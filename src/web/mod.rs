@@ -138,9 +138,10 @@ struct Inner {
     pipeline: Pipeline,
     /// The host's id of this tracker.
     tid: u32,
-    /// Where storage goes once localStorage failed: key-value pairs (a handful of keys per
-    /// site, so a list, not a map). `None`: localStorage.
-    memory: Option<Vec<(String, String)>>,
+    /// Where storage goes once localStorage failed: the last operation on each key (a handful
+    /// of keys per site, so a list, not a map; the pipeline's own operation type, so no
+    /// key-value pair type of its own in the wasm). `None`: localStorage.
+    memory: Option<Vec<StorageOp>>,
     /// The instant the host's timer is armed for.
     timer: Option<Millis>,
     /// The Rust callers' listener (`on_notice` chains a new one after it): one optional
@@ -169,10 +170,10 @@ struct Inner {
 }
 
 /// The value under `key`: in localStorage, or in `memory` once localStorage failed.
-fn stored(memory: &Option<Vec<(String, String)>>, key: &str) -> Option<String> {
+fn stored(memory: &Option<Vec<StorageOp>>, key: &str) -> Option<String> {
     match memory {
         None => host::st_get(key),
-        Some(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
+        Some(m) => m.iter().find(|op| op.key == key)?.value.clone(),
     }
 }
 
@@ -192,18 +193,23 @@ impl Inner {
     /// Performs the pipeline's storage operations; a storage failure switches to memory
     /// (keeping the value there) and becomes a notice.
     fn apply_storage(&mut self, ops: Vec<StorageOp>) {
-        for op in ops {
+        // By reference: copied into memory (rare) rather than moved out of the list, which
+        // would bring a by-value iterator and its drop into the wasm.
+        for op in &ops {
             if self.memory.is_none() {
                 if let Some(why) = host::st_set(&op.key, op.value.as_deref()) {
                     self.memory = Some(Vec::new());
                     self.notices.push(storage_notice(&why));
                 }
             }
+            // The last operation on each key: a removal is kept as one with no value, which
+            // reads as no value.
             if let Some(m) = &mut self.memory {
-                m.retain(|(k, _)| *k != op.key);
-                if let Some(v) = op.value {
-                    m.push((op.key, v));
-                }
+                m.retain(|o| o.key != op.key);
+                m.push(StorageOp {
+                    key: op.key.clone(),
+                    value: op.value.clone(),
+                });
             }
         }
     }
@@ -484,6 +490,7 @@ impl Tracker {
         self.inner.borrow_mut().debug = on;
     }
 
+    #[cfg(feature = "rust-api")]
     pub fn session_id(&self) -> String {
         self.inner.borrow().pipeline.session_id().to_string()
     }
@@ -549,24 +556,24 @@ impl Tracker {
             again = false;
             // `listener` is an empty `RustListener` without the Rust API.
             #[cfg_attr(not(feature = "rust-api"), allow(unused_variables))]
-            let (transmits, notices, listener, settled, js) = {
+            let (transmit, notices, listener, settled, js) = {
                 let mut s = self.inner.borrow_mut();
                 let s = &mut *s;
                 let t = now();
                 s.pipeline.handle_timeout(t);
                 let site_sends = stored(&s.memory, &s.sends_key);
                 s.pipeline.observe_site_sends(site_sends.as_deref());
-                let mut transmits = Vec::new();
-                while let Some(tx) = s.pipeline.poll_transmit(t) {
-                    if s.debug {
-                        let mut m = String::from("sending ");
-                        push_dec(&mut m, tx.event_ids.len() as u64);
-                        m.push_str(" event(s), ");
-                        push_dec(&mut m, tx.body.len() as u64);
-                        m.push_str(" bytes");
-                        s.notices.push(Notice::Debug(m));
-                    }
-                    transmits.push(tx);
+                // One request at most: the pipeline has one paced request in flight at a time,
+                // so a second call would return `None` (and should that ever change, the timer
+                // it arms at once brings the next one).
+                let transmit = s.pipeline.poll_transmit(t);
+                if let (Some(tx), true) = (&transmit, s.debug) {
+                    let mut m = String::from("sending ");
+                    push_dec(&mut m, tx.event_ids.len() as u64);
+                    m.push_str(" event(s), ");
+                    push_dec(&mut m, tx.body.len() as u64);
+                    m.push_str(" bytes");
+                    s.notices.push(Notice::Debug(m));
                 }
                 s.write_storage(Some(t));
                 while let Some(r) = s.pipeline.poll_report() {
@@ -582,7 +589,7 @@ impl Tracker {
                     }
                 }
                 (
-                    transmits,
+                    transmit,
                     std::mem::take(&mut s.notices),
                     s.listener.clone(),
                     settled,
@@ -590,8 +597,8 @@ impl Tracker {
                     (cfg!(not(feature = "rust-api")) || s.js).then_some(s.tid),
                 )
             };
-            for t in transmits {
-                again |= self.send(t);
+            if let Some(t) = &transmit {
+                again = self.send(t);
             }
             for n in &notices {
                 if let Some(tid) = js {
@@ -602,9 +609,9 @@ impl Tracker {
                     l(n);
                 }
             }
-            for w in settled {
+            for w in &settled {
                 match w {
-                    Waiter::Js(ticket) => host::st_settle(js.unwrap_or(0), ticket),
+                    Waiter::Js(ticket) => host::st_settle(js.unwrap_or(0), *ticket),
                     #[cfg(feature = "rust-api")]
                     Waiter::Rust(state) => {
                         state.done.set(true);
@@ -633,7 +640,7 @@ impl Tracker {
     }
 
     /// Hands a transmit to the host; true if its outcome was known at once (and handled).
-    fn send(&self, t: Transmit) -> bool {
+    fn send(&self, t: &Transmit) -> bool {
         // No borrow is held while the page's code runs: `fetch` may be a wrapper (error
         // trackers, APM agents) that calls back into the tracker.
         let tid = self.inner.borrow().tid;
@@ -658,15 +665,23 @@ impl Tracker {
             0 => Outcome::NetworkError(text),
             1 => Outcome::Timeout,
             status => {
+                // Built whole, not from a default with its fields replaced (each replaced
+                // field would be dropped first).
                 let mut rest = text.as_str();
-                let mut r = HttpResponse::status(status);
-                r.retry_after = RetryAfter::from_host(cut(&mut rest, '\n'));
-                for header in [&mut r.rate_limit_remaining, &mut r.rate_limit_reset] {
+                let retry_after = RetryAfter::from_host(cut(&mut rest, '\n'));
+                let mut header = || {
                     let h = cut(&mut rest, '\n');
-                    *header = (!h.is_empty()).then(|| h.to_string());
-                }
-                r.body = rest.to_string();
-                Outcome::Http(r)
+                    (!h.is_empty()).then(|| h.to_string())
+                };
+                let rate_limit_remaining = header();
+                let rate_limit_reset = header();
+                Outcome::Http(HttpResponse {
+                    status,
+                    retry_after,
+                    rate_limit_remaining,
+                    rate_limit_reset,
+                    body: rest.to_string(),
+                })
             }
         };
         self.inner
@@ -686,7 +701,7 @@ impl Tracker {
             let budget = MAX_KEEPALIVE_BYTES.saturating_sub(s.pipeline.in_flight_bytes());
             s.pipeline.drain_for_unload(budget, now())
         };
-        for t in chunks {
+        for t in &chunks {
             self.send(t);
         }
         self.drive();
@@ -718,21 +733,28 @@ impl Tracker {
     }
 }
 
-fn without_hash(url: &str) -> &str {
-    url.split_once('#').map_or(url, |(before, _)| before)
+fn without_hash(mut url: &str) -> &str {
+    cut(&mut url, '#')
 }
 
 /// The text of `rest` before the first `sep` (all of it if there is none); `rest` keeps what
-/// follows. For the host's few-field messages: no `SplitN` iterator in the wasm.
+/// follows. For the host's few-field messages: no `SplitN` iterator in the wasm. `sep` is
+/// ASCII, so it is found as a byte: `split_once(char)` brings the `char` searcher and its
+/// UTF-8 encoding into the wasm.
 fn cut<'a>(rest: &mut &'a str, sep: char) -> &'a str {
-    let (field, tail) = rest.split_once(sep).unwrap_or((rest, ""));
-    *rest = tail;
-    field
+    debug_assert!(sep.is_ascii());
+    let s = *rest;
+    let end = s.bytes().position(|b| b == sep as u8).unwrap_or(s.len());
+    *rest = s.get(end + 1..).unwrap_or("");
+    &s[..end]
 }
 
 /// A notice as the JSON object the JavaScript callbacks get:
 /// `{"type":"delivered","event_ids":[...]}`, `{"type":"dropped",...}`,
 /// `{"type":"error","kind":"...","message":"..."}`, `{"type":"debug","message":"..."}`.
+/// Single characters are appended as `&str`s: `String::push(char)` here compiled to a copy
+/// of its own (it encodes the `char` as UTF-8 first).
+#[allow(clippy::single_char_add_str)]
 fn notice_json(n: &Notice) -> String {
     fn member(o: &mut String, key: &str, value: &str) {
         o.push_str(",\"");
@@ -751,11 +773,11 @@ fn notice_json(n: &Notice) -> String {
             o.push_str("\"delivered\",\"event_ids\":[");
             for (i, id) in event_ids.iter().enumerate() {
                 if i > 0 {
-                    o.push(',');
+                    o.push_str(",");
                 }
                 json::write_str(&mut o, id);
             }
-            o.push(']');
+            o.push_str("]");
         }
         Notice::Report(Report::Dropped {
             event_id,
@@ -776,6 +798,6 @@ fn notice_json(n: &Notice) -> String {
             member(&mut o, "message", m);
         }
     }
-    o.push('}');
+    o.push_str("}");
     o
 }

@@ -347,7 +347,7 @@ impl Pipeline {
 
     fn enqueue(&mut self, e: Box<QueuedEvent>) {
         let max = self.config.max_queue_bytes;
-        for e in self.queue.push_boxed(e) {
+        for e in &self.queue.push_boxed(e) {
             self.resolve(&e.id);
             let message = concat(&[
                 "the queue is full (",
@@ -448,7 +448,7 @@ impl Pipeline {
         self.consent = consent;
         match consent {
             Consent::Denied => {
-                for e in self.queue.clear() {
+                for e in &self.queue.clear() {
                     let message = "consent was denied; the event was discarded".into();
                     self.report_dropped(e, DropReason::ConsentDenied, message);
                 }
@@ -675,18 +675,18 @@ impl Pipeline {
     fn drop_event(&mut self, id: &str, reason: DropReason, message: String) {
         if let Some(e) = self.queue.remove(id) {
             self.resolve(id);
-            self.report_dropped(e, reason, message);
+            self.report_dropped(&e, reason, message);
             self.mark_queue_dirty();
         }
     }
 
     /// The one place a `Dropped` report is built (eviction, consent, the collector's verdicts).
-    /// Takes the box as the queue hands it out: unboxing first costs a move per event.
-    #[allow(clippy::boxed_local)]
-    fn report_dropped(&mut self, e: Box<QueuedEvent>, reason: DropReason, message: String) {
+    /// Takes the event by reference, its id and name copied: the lists the queue hands out are
+    /// walked by reference, so no by-value iterator over them is in the wasm.
+    fn report_dropped(&mut self, e: &QueuedEvent, reason: DropReason, message: String) {
         self.reports.push(Some(Report::Dropped {
-            event_id: e.id,
-            event_name: e.name,
+            event_id: e.id.clone(),
+            event_name: e.name.clone(),
             reason,
             message,
         }));
@@ -728,12 +728,6 @@ impl Pipeline {
         }
     }
 
-    fn retry_later(&mut self, f: &InFlight, now: Millis) {
-        self.queue.release(&f.events);
-        let delay = self.backoff.next_delay(&mut *self.entropy);
-        self.pause_until(now.add(delay));
-    }
-
     /// No request before `t`; stored with the queue so that a reload waits too.
     fn pause_until(&mut self, t: Millis) {
         if t > self.paused_until {
@@ -743,7 +737,11 @@ impl Pipeline {
     }
 
     fn apply(&mut self, f: &InFlight, outcome: &Outcome, now: Millis) {
+        // The request is over: its events are no longer in flight, whatever the verdict does
+        // with them next (one release here, not one per verdict that keeps them).
+        self.queue.release(&f.events);
         let classified = classify(outcome, now);
+        let rate_limited = matches!(classified.verdict, Verdict::RateLimited);
         let server_wait = classified.server_wait_until.filter(|t| *t > now);
         if let Some(t) = server_wait {
             self.pause_until(t);
@@ -753,13 +751,15 @@ impl Pipeline {
                 self.backoff.reset();
                 self.delivered(f, &refused);
             }
-            // The server said when: exactly then (the failure still counts, so a later 429
-            // without a time waits longer). It did not: our own backoff.
-            Verdict::RateLimited if server_wait.is_some() => {
-                self.queue.release(&f.events);
-                self.backoff.next_delay(&mut *self.entropy);
+            // The failure counts either way (so a later 429 without a time waits longer). A
+            // 429 whose server said when waits exactly then; anything else at least our own
+            // backoff.
+            Verdict::RateLimited | Verdict::Retry => {
+                let delay = self.backoff.next_delay(&mut *self.entropy);
+                if !(rate_limited && server_wait.is_some()) {
+                    self.pause_until(now.add(delay));
+                }
             }
-            Verdict::RateLimited | Verdict::Retry => self.retry_later(f, now),
             Verdict::Split if f.events.len() <= 1 => self.drop_all(
                 &f.events,
                 DropReason::TooLarge,
@@ -771,25 +771,24 @@ impl Pipeline {
                 // halved limit stays: this collector's limit is now known. Halving the count
                 // also halves the bytes, so a body-size limit is found the same way.
                 self.cap_events = self.cap_events.min(f.events.len().div_ceil(2));
-                self.queue.release(&f.events);
             }
             Verdict::Invalid { refused, detail } => {
-                // The refusals that name an event of this request, looked up where used: no
-                // list of them (one `Vec` instantiation less in the wasm).
-                let named = |r: &Refusal| r.index.and_then(|i| f.events.get(i));
-                if !refused.iter().any(|r| named(r).is_some()) {
+                // The refusals that name an event of this request are dropped in one walk (no
+                // list of them: one `Vec` instantiation less in the wasm); if none did, the
+                // whole request goes.
+                let mut named = false;
+                for r in &refused {
+                    if let Some(id) = r.index.and_then(|i| f.events.get(i)) {
+                        named = true;
+                        self.drop_event(id, DropReason::Invalid, r.message.clone());
+                    }
+                }
+                if !named {
                     let message = concat(&[
                         "the collector refused the batch (422) without naming an event: ",
                         &detail,
                     ]);
                     self.drop_all(&f.events, DropReason::Invalid, &message);
-                } else {
-                    for r in &refused {
-                        if let Some(id) = named(r) {
-                            self.drop_event(id, DropReason::Invalid, r.message.clone());
-                        }
-                    }
-                    self.queue.release(&f.events);
                 }
             }
             Verdict::Fatal { status, detail } => {
@@ -807,7 +806,7 @@ impl Pipeline {
                 }
                 self.stopped = Some(detail);
             }
-            Verdict::Unconfirmed => self.queue.release(&f.events),
+            Verdict::Unconfirmed => {}
         }
     }
 
@@ -886,20 +885,19 @@ impl Pipeline {
         now: Option<Millis>,
         stored: &dyn Fn(&str) -> Option<String>,
     ) -> Vec<StorageOp> {
-        let site = self.config.site_id().to_string();
         let mut ops = Vec::new();
         if self.clear_storage {
             self.clear_storage = false;
             ops.push(StorageOp {
-                key: persist::queue_key(&site),
+                key: persist::queue_key(self.config.site_id()),
                 value: None,
             });
             ops.push(StorageOp {
-                key: persist::session_key(&site),
+                key: persist::session_key(self.config.site_id()),
                 value: None,
             });
             ops.push(StorageOp {
-                key: persist::sends_key(&site),
+                key: persist::sends_key(self.config.site_id()),
                 value: None,
             });
         }
@@ -911,7 +909,7 @@ impl Pipeline {
             |since: Option<Millis>| since.is_some_and(|s| now.is_none_or(|n| s.add(delay) <= n));
         if due(self.queue_dirty_since) {
             self.queue_dirty_since = None;
-            let key = persist::queue_key(&site);
+            let key = persist::queue_key(self.config.site_id());
             let value = self.merged_queue(stored(&key).as_deref());
             ops.push(StorageOp {
                 key,
@@ -922,15 +920,18 @@ impl Pipeline {
             // At once, not write-behind: the other tabs pace by it.
             let sends = self.pacer.site_sends(self.now);
             ops.push(StorageOp {
-                key: persist::sends_key(&site),
-                value: Some(persist::encode_sends(&site, &sends)),
+                key: persist::sends_key(self.config.site_id()),
+                value: Some(persist::encode_sends(self.config.site_id(), &sends)),
             });
         }
         if due(self.session_dirty_since) {
             self.session_dirty_since = None;
             ops.push(StorageOp {
-                key: persist::session_key(&site),
-                value: Some(persist::encode_session(&site, &self.session)),
+                key: persist::session_key(self.config.site_id()),
+                value: Some(persist::encode_session(
+                    self.config.site_id(),
+                    &self.session,
+                )),
             });
         }
         ops

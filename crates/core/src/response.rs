@@ -65,12 +65,13 @@ impl RetryAfter {
     /// sends "" for an absent or unreadable header), so that it falls back to
     /// `X-RateLimit-Reset` or the backoff.
     pub fn from_host(text: &str) -> Option<RetryAfter> {
-        match text.strip_prefix('@') {
-            Some(ms) => json::digits_u64(ms).map(|ms| RetryAfter::At(Millis(ms))),
-            None if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Some(
+        // The first byte looked at as a byte: `strip_prefix('@')` encodes the `char` first.
+        match text.as_bytes().first() {
+            Some(b'@') => json::digits_u64(&text[1..]).map(|ms| RetryAfter::At(Millis(ms))),
+            _ if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Some(
                 RetryAfter::Seconds(json::digits_u64(text).unwrap_or(u64::MAX)),
             ),
-            None => None,
+            _ => None,
         }
     }
 
@@ -139,15 +140,13 @@ pub struct Classified {
 pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
     let resp = match outcome {
         Outcome::Http(r) => r,
-        Outcome::NetworkError(_) | Outcome::Timeout => {
+        // No reply to read: one return for these, its verdict picked inside.
+        Outcome::NetworkError(_) | Outcome::Timeout | Outcome::Unconfirmed => {
             return Classified {
-                verdict: Verdict::Retry,
-                server_wait_until: None,
-            }
-        }
-        Outcome::Unconfirmed => {
-            return Classified {
-                verdict: Verdict::Unconfirmed,
+                verdict: match outcome {
+                    Outcome::Unconfirmed => Verdict::Unconfirmed,
+                    _ => Verdict::Retry,
+                },
                 server_wait_until: None,
             }
         }
@@ -163,22 +162,22 @@ pub fn classify(outcome: &Outcome, now: Millis) -> Classified {
         .and_then(header_number)
         .is_some_and(|n| n.negative || n.zero);
     let status = resp.status;
+    // The body, parsed once for the verdicts that look into it (`None`: not JSON).
+    let body = json::parse(&resp.body).ok();
+    let body = body.as_ref();
     let verdict = match status {
         200..=299 => Verdict::Delivered {
-            refused: refusals_of_2xx(&resp.body),
+            refused: refusals(body, false),
         },
         429 => Verdict::RateLimited,
         413 => Verdict::Split,
-        422 => {
-            let refused = refusals_of_422(&resp.body);
-            Verdict::Invalid {
-                refused,
-                detail: excerpt(&resp.body),
-            }
-        }
+        422 => Verdict::Invalid {
+            refused: refusals(body, true),
+            detail: excerpt(&resp.body),
+        },
         400 | 401 | 403 => Verdict::Fatal {
             status,
-            detail: detail_of(&resp.body),
+            detail: detail_of(body, &resp.body),
         },
         408 | 500 | 502 | 503 | 504 => Verdict::Retry,
         // Not in the contract's table (404 from a misrouted proxy, 3xx, 1xx, other 5xx): keep
@@ -273,34 +272,65 @@ fn header_number(value: &str) -> Option<HeaderNumber> {
     })
 }
 
-/// A 200's `errors`: `[{"index": 3, "event_id": "...", "message": "..."}]`.
-fn refusals_of_2xx(body: &str) -> Vec<Refusal> {
-    let Ok(v) = json::parse(body) else {
-        return Vec::new();
-    };
-    let Some(errors) = v.get("errors").and_then(Value::as_array) else {
-        return Vec::new();
+/// The events a reply refused: a 2xx's `errors`
+/// (`[{"index": 3, "event_id": "...", "message": "..."}]`) or, `unprocessable`, a 422's
+/// `detail` (entries whose `loc` is `["body", "events", <index>, ...]`; one refusal per event,
+/// all its problems in the message). One walker for both lists: one loop, one `push` and one
+/// lookup of a number in the wasm instead of two of each.
+fn refusals(body: Option<&Value>, unprocessable: bool) -> Vec<Refusal> {
+    let key = if unprocessable { "detail" } else { "errors" };
+    let list = body
+        .and_then(|v| v.get(key))
+        .and_then(Value::as_array)
+        .unwrap_or(&[]);
+    let index_of = |v: Option<&Value>| {
+        v.and_then(Value::as_number)
+            .and_then(|n| n.as_u64())
+            .map(|n| n as usize)
     };
     // A loop, not a filter/map/collect chain: one less iterator instantiation in the wasm.
-    let mut out = Vec::new();
-    for e in errors {
-        let index = e
-            .get("index")
-            .and_then(Value::as_number)
-            .and_then(|n| n.as_u64())
-            .map(|n| n as usize);
-        let event_id = e
-            .get("event_id")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        if index.is_none() && event_id.is_none() {
-            continue;
+    let mut out: Vec<Refusal> = Vec::new();
+    for e in list {
+        let text = |key: &str| e.get(key).and_then(Value::as_str);
+        let (index, event_id, message);
+        if unprocessable {
+            let loc = e.get("loc").and_then(Value::as_array).unwrap_or(&[]);
+            index = index_of(loc.get(2));
+            if index.is_none() || loc.get(1).and_then(Value::as_str) != Some("events") {
+                continue;
+            }
+            event_id = None;
+            // `field.path: msg`, written into one string.
+            let mut m = String::new();
+            for (i, p) in loc[3..].iter().enumerate() {
+                if i > 0 {
+                    m.push('.');
+                }
+                match p {
+                    Value::String(s) => m.push_str(s),
+                    other => other.write_json(&mut m),
+                }
+            }
+            if loc.len() > 3 {
+                m.push_str(": ");
+            }
+            m.push_str(text("msg").unwrap_or("invalid"));
+            if let Some(r) = out.iter_mut().find(|r| r.index == index) {
+                r.message.push_str("; ");
+                r.message.push_str(&m);
+                continue;
+            }
+            message = m;
+        } else {
+            index = index_of(e.get("index"));
+            event_id = text("event_id").map(str::to_string);
+            if index.is_none() && event_id.is_none() {
+                continue;
+            }
+            message = text("message")
+                .unwrap_or("refused by the collector")
+                .to_string();
         }
-        let message = e
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("refused by the collector")
-            .to_string();
         out.push(Refusal {
             index,
             event_id,
@@ -310,72 +340,12 @@ fn refusals_of_2xx(body: &str) -> Vec<Refusal> {
     out
 }
 
-/// A 422's `detail`: entries whose `loc` is `["body", "events", <index>, ...]`.
-fn refusals_of_422(body: &str) -> Vec<Refusal> {
-    let Ok(v) = json::parse(body) else {
-        return Vec::new();
-    };
-    let Some(entries) = v.get("detail").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    let mut out: Vec<Refusal> = Vec::new();
-    for entry in entries {
-        let loc = entry.get("loc").and_then(Value::as_array).unwrap_or(&[]);
-        let is_events = loc.get(1).and_then(Value::as_str) == Some("events");
-        let Some(index) = loc
-            .get(2)
-            .and_then(Value::as_number)
-            .and_then(|n| n.as_u64())
-        else {
-            continue;
-        };
-        if !is_events {
-            continue;
-        }
-        let msg = entry
-            .get("msg")
-            .and_then(Value::as_str)
-            .unwrap_or("invalid");
-        // `field.path: msg`, written into one string.
-        let mut message = String::new();
-        for (i, p) in loc[3..].iter().enumerate() {
-            if i > 0 {
-                message.push('.');
-            }
-            match p {
-                Value::String(s) => message.push_str(s),
-                other => other.write_json(&mut message),
-            }
-        }
-        if loc.len() > 3 {
-            message.push_str(": ");
-        }
-        message.push_str(msg);
-        match out.iter_mut().find(|r| r.index == Some(index as usize)) {
-            // One refusal per event, all its problems in the message.
-            Some(r) => {
-                r.message.push_str("; ");
-                r.message.push_str(&message);
-            }
-            None => out.push(Refusal {
-                index: Some(index as usize),
-                event_id: None,
-                message,
-            }),
-        }
-    }
-    out
-}
-
 /// A `{"detail": "..."}` string, else an excerpt of the body.
-fn detail_of(body: &str) -> String {
-    match json::parse(body) {
-        Ok(v) => match v.get("detail") {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_json(),
-            None => excerpt(body),
-        },
-        Err(_) => excerpt(body),
+fn detail_of(body: Option<&Value>, text: &str) -> String {
+    match body.and_then(|v| v.get("detail")) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_json(),
+        None => excerpt(text),
     }
 }
 

@@ -17,7 +17,10 @@ impl Millis {
 
     /// `self + d`, saturating at `u64::MAX`.
     // Not `ops::Add`: this addition saturates instead of overflowing, and says so by its call.
+    // Not inlined: `as_millis` is a `u128` multiplication, some 60 bytes of wasm at each of the
+    // pipeline's deadlines.
     #[allow(clippy::should_implement_trait)]
+    #[inline(never)]
     pub fn add(self, d: Duration) -> Millis {
         Millis(
             self.0
@@ -74,13 +77,15 @@ pub(crate) fn push_decimal(out: &mut String, value: u64) {
 /// than `format!("{:0w$}")` to keep the formatting machinery out of the wasm).
 fn push_padded(out: &mut String, mut value: u64, width: usize) {
     let mut digits = [b'0'; 20];
-    let mut len = 0;
-    while value > 0 || len < width {
-        digits[len] = b'0' + (value % 10) as u8;
+    let mut start = digits.len();
+    while value > 0 || digits.len() - start < width {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
         value /= 10;
-        len += 1;
     }
-    out.extend(digits[..len].iter().rev().map(|&d| char::from(d)));
+    // SAFETY: only ASCII digits are appended, so `out` stays UTF-8. (Pushed as `char`s, each
+    // digit went through UTF-8 encoding; `str::from_utf8` would add its validator to the wasm.)
+    unsafe { out.as_mut_vec() }.extend_from_slice(&digits[start..]);
 }
 
 /// (year, month 1..=12, day 1..=31) of the day `days` after 1970-01-01, proleptic Gregorian.
