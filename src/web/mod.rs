@@ -41,7 +41,7 @@ use scantrack_core::json::{self, Value};
 use scantrack_core::pipeline::{Consent, FlushTicket, Report, Startup, StorageOp, Transmit};
 use scantrack_core::queue::TransmitId;
 use scantrack_core::response::{HttpResponse, Outcome, RetryAfter};
-use scantrack_core::text::push_dec;
+use scantrack_core::text::{push_dec, split_once_ascii};
 use scantrack_core::{persist, Millis, Pipeline};
 
 use crate::command::{self, Command};
@@ -499,8 +499,8 @@ impl Tracker {
     /// One queued call: `<ms> <event id or flush ticket> <JSON arguments>`.
     fn run_call(&self, call: &str) {
         let mut rest = call;
-        let at = Millis(json::digits_u64(cut(&mut rest, ' ')).unwrap_or(0));
-        let extra = cut(&mut rest, ' ');
+        let at = Millis(json::digits_u64(cut(&mut rest, b' ')).unwrap_or(0));
+        let extra = cut(&mut rest, b' ');
         let command = match command::parse(rest) {
             Ok(c) => c,
             Err(message) => {
@@ -654,9 +654,9 @@ impl Tracker {
             status => {
                 let mut rest = text.as_str();
                 let mut r = HttpResponse::status(status);
-                r.retry_after = RetryAfter::from_host(cut(&mut rest, '\n'));
+                r.retry_after = RetryAfter::from_host(cut(&mut rest, b'\n'));
                 for header in [&mut r.rate_limit_remaining, &mut r.rate_limit_reset] {
-                    let h = cut(&mut rest, '\n');
+                    let h = cut(&mut rest, b'\n');
                     *header = (!h.is_empty()).then(|| h.to_string());
                 }
                 r.body = rest.to_string();
@@ -713,13 +713,13 @@ impl Tracker {
 }
 
 fn without_hash(url: &str) -> &str {
-    url.split_once('#').map_or(url, |(before, _)| before)
+    split_once_ascii(url, b'#').map_or(url, |(before, _)| before)
 }
 
 /// The text of `rest` before the first `sep` (all of it if there is none); `rest` keeps what
 /// follows. For the host's few-field messages: no `SplitN` iterator in the wasm.
-fn cut<'a>(rest: &mut &'a str, sep: char) -> &'a str {
-    let (field, tail) = rest.split_once(sep).unwrap_or((rest, ""));
+fn cut<'a>(rest: &mut &'a str, sep: u8) -> &'a str {
+    let (field, tail) = split_once_ascii(rest, sep).unwrap_or((rest, ""));
     *rest = tail;
     field
 }
