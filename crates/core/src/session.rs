@@ -9,6 +9,7 @@
 use core::time::Duration;
 
 use crate::entropy::Entropy;
+use crate::text::split_once_ascii;
 use crate::time::Millis;
 use crate::uuid;
 
@@ -58,18 +59,18 @@ impl Session {
 /// The last valid occurrence wins (a redirect that appends its own parameter is the one that
 /// knows the visit).
 pub fn session_id_from_url(url: &str) -> Option<String> {
-    let before_fragment = url.split_once('#').map_or(url, |(before, _)| before);
-    let mut query = before_fragment.split_once('?')?.1;
+    let before_fragment = split_once_ascii(url, b'#').map_or(url, |(before, _)| before);
+    let mut query = split_once_ascii(before_fragment, b'?')?.1;
     // A forward loop keeping the last hit, not `next_back`: the same result without a reverse
-    // splitter (some 800 bytes) in the wasm. Cut with `split_once` (which the wasm has anyway),
-    // not `split`: no splitter iterator either.
+    // splitter (some 800 bytes) in the wasm. Cut with `split_once_ascii`, not `split`: no
+    // splitter iterator and no `char` searcher either.
     let mut found = None;
     loop {
-        let (pair, rest) = match query.split_once('&') {
+        let (pair, rest) = match split_once_ascii(query, b'&') {
             Some((pair, rest)) => (pair, Some(rest)),
             None => (query, None),
         };
-        if let Some((URL_PARAM, v)) = pair.split_once('=') {
+        if let Some((URL_PARAM, v)) = split_once_ascii(pair, b'=') {
             found = uuid::parse_canonical(v).or(found);
         }
         match rest {
