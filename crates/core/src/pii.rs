@@ -205,14 +205,7 @@ pub fn normalize_email(
 
 /// SHA-256 of `s`'s UTF-8 bytes, as 64 lower-case hex characters.
 pub fn sha256_hex(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = sha256::digest(s.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 0xf) as usize] as char);
-    }
-    out
+    sha256::hex_digest(s.as_bytes())
 }
 
 /// `normalize_email` then `sha256_hex`.
