@@ -265,10 +265,12 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
     string_member(&mut out, "scan_session_id", ctx.session_id);
     string_member(&mut out, "event_name", &name);
     string_member(&mut out, "timestamp", &timestamp);
-    for (key, v) in [("url", &input.url), ("referrer", &input.referrer)] {
-        if let Some(v) = v {
-            string_member(&mut out, key, v);
-        }
+    // Not a loop over an array of the two: that is an array iterator in the wasm.
+    if let Some(v) = &input.url {
+        string_member(&mut out, "url", v);
+    }
+    if let Some(v) = &input.referrer {
+        string_member(&mut out, "referrer", v);
     }
     match &mut input.properties {
         None | Some(Value::Null) => {}
