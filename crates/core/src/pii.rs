@@ -561,9 +561,14 @@ fn local_start(s: &str, sep: usize) -> usize {
 /// without trailing dots and hyphens, holding a dot with a non-empty label on both sides.
 fn domain_end(s: &str, from: usize) -> Option<usize> {
     let rest = &s[from..];
-    let mut end = rest
-        .find(|c: char| !is_domain_char(c))
-        .unwrap_or(rest.len());
+    // A loop over the characters, not `str::find` with a closure: no pattern searcher.
+    let mut end = 0;
+    for c in rest.chars() {
+        if !is_domain_char(c) {
+            break;
+        }
+        end += c.len_utf8();
+    }
     // Trailing dots and hyphens dropped by bytes (both ASCII; a `char` pattern would decode).
     let domain = rest.as_bytes();
     while end > 0 && matches!(domain[end - 1], b'.' | b'-') {
