@@ -381,8 +381,9 @@ impl Tracker {
             None | Some(Value::Null) => Value::Object(Vec::new()),
             Some(p) => p,
         };
-        if let Value::Object(members) = &mut properties {
-            if !members.iter().any(|(k, _)| k == "title") {
+        // `get` rather than a search of its own: one copy in the wasm.
+        if properties.get("title").is_none() {
+            if let Value::Object(members) = &mut properties {
                 members.push(("title".into(), Value::String(host::st_page(2))));
             }
         }
