@@ -64,7 +64,8 @@ impl JsonError {
     /// feature `json-detail`): what `Display` writes, built without `core::fmt`.
     pub fn describe(&self) -> String {
         let offset = crate::text::dec(self.offset as u64);
-        if self.message.is_empty() {
+        // Without the feature every message is empty: the join below is then not compiled in.
+        if !cfg!(feature = "json-detail") || self.message.is_empty() {
             return crate::text::concat(&["invalid JSON at byte ", &offset]);
         }
         crate::text::concat(&["invalid JSON at byte ", &offset, ": ", self.message])
