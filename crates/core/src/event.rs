@@ -9,7 +9,7 @@
 
 use crate::json::{self, Number, Value};
 use crate::pii::{self, EmailNormalization, LowerCase, PiiError, PiiPolicy};
-use crate::text::{concat, dec};
+use crate::text::concat;
 use crate::time::Millis;
 use crate::validate::{self, MAX_URL_CHARS};
 
@@ -278,11 +278,10 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
             if deeper_than(props, MAX_PROPERTIES_DEPTH) {
                 return Err(invalid(
                     "properties",
-                    concat(&[
-                        "nest more than ",
-                        &dec(MAX_PROPERTIES_DEPTH as u64),
-                        " levels deep; flatten them (a whole request may nest at most 64)",
-                    ]),
+                    // `MAX_PROPERTIES_DEPTH` and `json::MAX_DEPTH` as text (a test checks them).
+                    "nest more than 32 levels deep; flatten them (a whole request may nest at \
+                     most 64)"
+                        .into(),
                 ));
             }
             pii::scrub_value(props, policy, mode, lower, "properties")?;
@@ -515,6 +514,8 @@ mod tests {
             err.to_string(),
             "properties: nest more than 32 levels deep; flatten them (a whole request may nest at most 64)"
         );
+        // The message writes both limits as text: they must be the constants.
+        assert_eq!((MAX_PROPERTIES_DEPTH, json::MAX_DEPTH), (32, 64));
         // Arrays count as levels too, and a value far deeper than the parser allows (only a
         // Rust caller can build one) is refused without recursing through it.
         let mut arrays = Value::Array(vec![]);

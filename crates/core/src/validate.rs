@@ -531,19 +531,13 @@ pub fn check_event_name(name: &str) -> Result<(), FieldError> {
 pub fn event_name_problem(name: &str) -> Result<(), String> {
     let chars = name.trim().chars().count();
     if chars == 0 {
-        return Err(concat(&[
-            "event_name is empty; give it 1 to ",
-            &dec(MAX_EVENT_NAME_CHARS as u64),
-            " characters",
-        ]));
+        return Err("event_name is empty; give it 1 to 128 characters".into());
     }
     if chars > MAX_EVENT_NAME_CHARS {
         return Err(concat(&[
             "event_name has ",
             &dec(chars as u64),
-            " characters; at most ",
-            &dec(MAX_EVENT_NAME_CHARS as u64),
-            " are allowed (names are never truncated: shorten it)",
+            " characters; at most 128 are allowed (names are never truncated: shorten it)",
         ]));
     }
     Ok(())
@@ -610,9 +604,7 @@ pub fn properties_size_problem(size: usize) -> Result<(), String> {
     match size > MAX_PROPERTIES_BYTES {
         true => Err(concat(&[
             &dec(size as u64),
-            " bytes as compact JSON; at most ",
-            &dec(MAX_PROPERTIES_BYTES as u64),
-            " are allowed: send fewer or shorter values",
+            " bytes as compact JSON; at most 10240 are allowed: send fewer or shorter values",
         ])),
         false => Ok(()),
     }
@@ -1590,6 +1582,23 @@ mod tests {
         let got = check_event(&Value::Null);
         assert_eq!(got[0].0, "");
         assert_eq!(got[0].1.kind, "type_error.dict");
+    }
+
+    /// The limits are written into the client's messages as text (no number formatting for
+    /// constants in the wasm): they must say what the constants are.
+    #[test]
+    fn messages_name_the_limits_as_they_are() {
+        let limit = |n: usize| concat(&[" ", &dec(n as u64), " "]);
+        let empty = event_name_problem(" ").unwrap_err();
+        assert!(empty.ends_with(&concat(&[
+            "1 to",
+            &limit(MAX_EVENT_NAME_CHARS),
+            "characters"
+        ])));
+        let long = event_name_problem(&"x".repeat(MAX_EVENT_NAME_CHARS + 1)).unwrap_err();
+        assert!(long.contains(&concat(&["at most", &limit(MAX_EVENT_NAME_CHARS), "are"])));
+        let big = properties_size_problem(MAX_PROPERTIES_BYTES + 1).unwrap_err();
+        assert!(big.contains(&concat(&["at most", &limit(MAX_PROPERTIES_BYTES), "are"])));
     }
 
     #[test]
