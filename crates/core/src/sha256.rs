@@ -57,7 +57,9 @@ fn digest_words(data: &[u8]) -> [u32; 8] {
     let mut state = H0;
     // The message schedule as a ring of its last 16 words, each made in the round that uses it.
     let mut w = [0u32; 16];
-    for block_at in (0..padded_len).step_by(64) {
+    // A `while`, not `step_by`: no stepping iterator in the wasm.
+    let mut block_at = 0;
+    while block_at < padded_len {
         // The working variables as locals, not an array shifted in memory each round: the
         // shift is then only a renaming.
         let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = state;
@@ -94,6 +96,7 @@ fn digest_words(data: &[u8]) -> [u32; 8] {
         for i in 0..8 {
             state[i] = state[i].wrapping_add(v[i]);
         }
+        block_at += 64;
     }
     state
 }
