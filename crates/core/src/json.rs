@@ -221,17 +221,16 @@ impl Parser<'_> {
         let bytes = self.src.as_bytes();
         loop {
             // To the next byte that is not plain text, in a tight loop.
-            match bytes[self.pos..]
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            {
-                Some(n) => self.pos += n,
-                None => {
-                    self.pos = bytes.len();
-                    return Err(self.err(why!("unterminated string")));
+            while let Some(&b) = bytes.get(self.pos) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
                 }
+                self.pos += 1;
             }
-            match bytes[self.pos] {
+            let Some(&b) = bytes.get(self.pos) else {
+                return Err(self.err(why!("unterminated string")));
+            };
+            match b {
                 b'"' => {
                     out.push_str(&self.src[run..self.pos]);
                     self.pos += 1;
