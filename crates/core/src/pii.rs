@@ -43,6 +43,7 @@
 use crate::json::Value;
 use crate::names::Names;
 use crate::sha256;
+use crate::text::split_once_ascii;
 
 /// Unicode lower-casing: the default case mapping, full mappings (`İ` to `i̇`) and the
 /// final-sigma rule included, which `str::to_lowercase` and JavaScript's `toLowerCase` both
@@ -155,13 +156,11 @@ pub fn normalize_email(
     if s.is_empty() {
         return not("it is empty");
     }
-    // By bytes rather than `split_once('@')` and `contains('@')`: no char searcher in the wasm
-    // (`@` is ASCII, so where it is found is a character boundary).
-    let Some(at) = s.bytes().position(|c| c == b'@') else {
+    // By bytes rather than `split_once('@')` and `contains('@')`: no char searcher in the wasm.
+    let Some((local, domain)) = split_once_ascii(&s, b'@') else {
         return not("it has no '@'");
     };
-    let (local, domain) = (&s[..at], &s[at + 1..]);
-    if domain.bytes().any(|c| c == b'@') {
+    if split_once_ascii(domain, b'@').is_some() {
         return not("it has more than one '@'");
     }
     if s.chars().any(char::is_whitespace) {
