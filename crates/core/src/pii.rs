@@ -186,14 +186,14 @@ pub fn normalize_email(
         mode == EmailNormalization::Google && (domain == "gmail.com" || domain == "googlemail.com");
     // The local part is copied in runs, without its dots for Google.
     let mut out = String::with_capacity(s.len());
-    let mut run = 0;
-    for (i, c) in local.bytes().enumerate() {
-        if google && c == b'.' {
-            out.push_str(&local[run..i]);
-            run = i + 1;
+    let mut rest = local;
+    if google {
+        while let Some((run, after)) = split_once_ascii(rest, b'.') {
+            out.push_str(run);
+            rest = after;
         }
     }
-    out.push_str(&local[run..]);
+    out.push_str(rest);
     if out.is_empty() {
         return not("there is nothing before the '@'");
     }
