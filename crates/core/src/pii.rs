@@ -511,8 +511,11 @@ fn next_address(s: &str, i: &mut usize) -> Option<(usize, usize)> {
     let b = s.as_bytes();
     // Byte-wise is safe: the separators are ASCII and UTF-8 continuation bytes never are.
     while *i < b.len() {
-        // Most strings hold no `@` and no `%` at all: skip to the next one in a tight loop.
-        *i += b[*i..].iter().position(|&c| c == b'@' || c == b'%')?;
+        // Most strings hold no `@` and no `%` at all: skip to the next one, byte by byte.
+        if !matches!(b[*i], b'@' | b'%') {
+            *i += 1;
+            continue;
+        }
         let sep_start = *i;
         let sep_len = separator_len(&b[sep_start..]);
         if sep_len == 0 {
