@@ -219,11 +219,11 @@ pub fn hash_email(
 /// Accepts an already hashed address: 64 hex characters (either case, surrounding whitespace
 /// trimmed); returns it in lower case.
 pub fn parse_email_hash(s: &str) -> Result<String, PiiError> {
-    let s = s.trim();
-    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(s.to_ascii_lowercase())
-    } else {
-        Err(PiiError::NotAHash)
+    // Lower-cased first, then the wire rule: one hex check in the wasm.
+    let s = s.trim().to_ascii_lowercase();
+    match is_email_hash(&s) {
+        true => Ok(s),
+        false => Err(PiiError::NotAHash),
     }
 }
 
