@@ -363,7 +363,8 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
     // Runs of plain text are copied whole: a string that needs no escape is one copy.
     let mut run = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
+    for i in 0..s.len() {
+        let b = s.as_bytes()[i];
         let named = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
