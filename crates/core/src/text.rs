@@ -36,8 +36,8 @@ pub fn split_once_ascii(s: &str, sep: u8) -> Option<(&str, &str)> {
 /// starts at every byte that is not a UTF-8 continuation byte (`0b10xx_xxxx`).
 pub fn prefix_chars(s: &str, n: usize) -> &str {
     let mut seen = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
-        if (b as i8) >= -0x40 {
+    for i in 0..s.len() {
+        if (s.as_bytes()[i] as i8) >= -0x40 {
             if seen == n {
                 return &s[..i];
             }
