@@ -508,10 +508,15 @@ pub fn is_valid_event(event: &Value, tracked_at: Millis) -> bool {
 
 /// `site_id`: 1..=64 of `A-Z a-z 0-9 _ -`.
 pub fn is_site_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_SITE_ID_CHARS
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    // By index, not `bytes().all()`: smaller in the wasm (as `uuid::is_canonical`).
+    let mut i = 0;
+    while i < s.len() {
+        if !matches!(s.as_bytes()[i], b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    !s.is_empty() && s.len() <= MAX_SITE_ID_CHARS
 }
 
 /// `event_name`: 1..=128 characters after trimming.
