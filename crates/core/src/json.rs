@@ -525,11 +525,12 @@ pub fn digits_u64(s: &str) -> Option<u64> {
         return None;
     }
     let mut n: u64 = 0;
-    for b in s.bytes() {
-        if !b.is_ascii_digit() {
+    for i in 0..s.len() {
+        let digit = s.as_bytes()[i].wrapping_sub(b'0');
+        if digit > 9 {
             return None;
         }
-        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
     }
     Some(n)
 }
