@@ -41,7 +41,7 @@ use scantrack_core::json::{self, Value};
 use scantrack_core::pipeline::{Consent, FlushTicket, Report, Startup, StorageOp, Transmit};
 use scantrack_core::queue::TransmitId;
 use scantrack_core::response::{HttpResponse, Outcome, RetryAfter};
-use scantrack_core::text::push_dec;
+use scantrack_core::text::{push_dec, split_once_ascii};
 use scantrack_core::{persist, Millis, Pipeline};
 
 use crate::command::{self, Command};
@@ -393,8 +393,9 @@ impl Tracker {
             None | Some(Value::Null) => Value::Object(Vec::new()),
             Some(p) => p,
         };
-        if let Value::Object(members) = &mut properties {
-            if !members.iter().any(|(k, _)| k == "title") {
+        // `get` rather than a search of its own: one copy in the wasm.
+        if properties.get("title").is_none() {
+            if let Value::Object(members) = &mut properties {
                 members.push(("title".into(), Value::String(host::st_page(2))));
             }
         }
@@ -512,8 +513,8 @@ impl Tracker {
     /// One queued call: `<ms> <event id or flush ticket> <JSON arguments>`.
     fn run_call(&self, call: &str) {
         let mut rest = call;
-        let at = Millis(json::digits_u64(cut(&mut rest, ' ')).unwrap_or(0));
-        let extra = cut(&mut rest, ' ');
+        let at = Millis(json::digits_u64(cut(&mut rest, b' ')).unwrap_or(0));
+        let extra = cut(&mut rest, b' ');
         let command = match command::parse(rest) {
             Ok(c) => c,
             Err(message) => {
@@ -668,9 +669,9 @@ impl Tracker {
                 // Built whole, not from a default with its fields replaced (each replaced
                 // field would be dropped first).
                 let mut rest = text.as_str();
-                let retry_after = RetryAfter::from_host(cut(&mut rest, '\n'));
+                let retry_after = RetryAfter::from_host(cut(&mut rest, b'\n'));
                 let mut header = || {
-                    let h = cut(&mut rest, '\n');
+                    let h = cut(&mut rest, b'\n');
                     (!h.is_empty()).then(|| h.to_string())
                 };
                 let rate_limit_remaining = header();
@@ -733,20 +734,16 @@ impl Tracker {
     }
 }
 
-fn without_hash(mut url: &str) -> &str {
-    cut(&mut url, '#')
+fn without_hash(url: &str) -> &str {
+    split_once_ascii(url, b'#').map_or(url, |(before, _)| before)
 }
 
 /// The text of `rest` before the first `sep` (all of it if there is none); `rest` keeps what
-/// follows. For the host's few-field messages: no `SplitN` iterator in the wasm. `sep` is
-/// ASCII, so it is found as a byte: `split_once(char)` brings the `char` searcher and its
-/// UTF-8 encoding into the wasm.
-fn cut<'a>(rest: &mut &'a str, sep: char) -> &'a str {
-    debug_assert!(sep.is_ascii());
-    let s = *rest;
-    let end = s.bytes().position(|b| b == sep as u8).unwrap_or(s.len());
-    *rest = s.get(end + 1..).unwrap_or("");
-    &s[..end]
+/// follows. For the host's few-field messages: no `SplitN` iterator in the wasm.
+fn cut<'a>(rest: &mut &'a str, sep: u8) -> &'a str {
+    let (field, tail) = split_once_ascii(rest, sep).unwrap_or((rest, ""));
+    *rest = tail;
+    field
 }
 
 /// A notice as the JSON object the JavaScript callbacks get:

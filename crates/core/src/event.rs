@@ -9,7 +9,7 @@
 
 use crate::json::{self, Number, Value};
 use crate::pii::{self, EmailNormalization, LowerCase, PiiError, PiiPolicy};
-use crate::text::{concat, dec};
+use crate::text::concat;
 use crate::time::Millis;
 use crate::validate::{self, MAX_URL_CHARS};
 
@@ -227,7 +227,8 @@ fn string_member(out: &mut String, key: &str, v: &str) {
 /// Builds the wire event for `input` in `ctx`, or says why it cannot be sent.
 ///
 /// The event's JSON is written once, member by member, and each member is checked with the
-/// function `validate::check_event` applies to it (the collector's own rules, as a last line:
+/// function `validate::check_event` applies to it, in its message-only form (`*_problem`: the
+/// collector's own rules and messages without the error types, as a last line:
 /// anything that slipped past the checks before them is refused here with the collector's
 /// message instead of being sent and refused there), or is made to pass it (`url` and
 /// `referrer` are shortened to the limit; the properties' strings are scrubbed, which settles
@@ -243,34 +244,33 @@ pub fn build(mut input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackErr
 
 fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
     let (policy, mode, lower) = (ctx.pii_policy, ctx.email_normalization, ctx.lower_case);
-    let check = |field: &'static str, r: Result<(), validate::FieldError>| {
-        r.map_err(|e| invalid(field, e.msg))
-    };
+    let check = |field: &'static str, r: Result<(), String>| r.map_err(|m| invalid(field, m));
     let trimmed = input.name.trim();
     let name = match pii::scrub_str(trimmed, policy, mode, lower, "event_name")? {
         Some(clean) => clean,
         None => trimmed.to_string(),
     };
-    check("event_name", validate::check_event_name(&name))?;
+    check("event_name", validate::event_name_problem(&name))?;
 
     page_string(&mut input.url, "url", ctx)?;
     page_string(&mut input.referrer, "referrer", ctx)?;
     // In `check_event`'s field order, so that the first problem is the one it would give.
-    check("event_id", validate::check_uuid_str(ctx.event_id))?;
-    check("scan_session_id", validate::check_uuid_str(ctx.session_id))?;
+    check("event_id", validate::uuid_problem(ctx.event_id))?;
+    check("scan_session_id", validate::uuid_problem(ctx.session_id))?;
     // What `check_timestamp` says of the written instant, without parsing it back.
-    let timestamp =
-        validate::timestamp_of(ctx.timestamp).map_err(|e| invalid("timestamp", e.msg))?;
+    let timestamp = validate::timestamp_text(ctx.timestamp).map_err(|m| invalid("timestamp", m))?;
 
     let mut out = String::with_capacity(256);
     string_member(&mut out, "event_id", ctx.event_id);
     string_member(&mut out, "scan_session_id", ctx.session_id);
     string_member(&mut out, "event_name", &name);
     string_member(&mut out, "timestamp", &timestamp);
-    for (key, v) in [("url", &input.url), ("referrer", &input.referrer)] {
-        if let Some(v) = v {
-            string_member(&mut out, key, v);
-        }
+    // Not a loop over an array of the two: that is an array iterator in the wasm.
+    if let Some(v) = &input.url {
+        string_member(&mut out, "url", v);
+    }
+    if let Some(v) = &input.referrer {
+        string_member(&mut out, "referrer", v);
     }
     match &mut input.properties {
         None | Some(Value::Null) => {}
@@ -278,11 +278,10 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
             if deeper_than(props, MAX_PROPERTIES_DEPTH) {
                 return Err(invalid(
                     "properties",
-                    concat(&[
-                        "nest more than ",
-                        &dec(MAX_PROPERTIES_DEPTH as u64),
-                        " levels deep; flatten them (a whole request may nest at most 64)",
-                    ]),
+                    // `MAX_PROPERTIES_DEPTH` and `json::MAX_DEPTH` as text (a test checks them).
+                    "nest more than 32 levels deep; flatten them (a whole request may nest at \
+                     most 64)"
+                        .into(),
                 ));
             }
             pii::scrub_value(props, policy, mode, lower, "properties")?;
@@ -290,7 +289,7 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
             let before = out.len();
             props.write_json(&mut out);
             let size = out.len() - before;
-            check("properties", validate::check_properties_size(size))?;
+            check("properties", validate::properties_size_problem(size))?;
         }
         Some(other) => {
             return Err(invalid(
@@ -306,7 +305,7 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
         let currency = c.currency.trim().to_ascii_uppercase();
         check(
             "conversion_value.currency",
-            validate::check_currency(&currency),
+            validate::currency_problem(&currency),
         )?;
         // The collector's rule for the amount (`validate::check_amount`): a finite number.
         let amount = match &c.amount {
@@ -323,7 +322,7 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
     if let Some(h) = ctx.email_hash {
         check(
             "user_identifiers.email_hash",
-            validate::check_email_hash_str(h),
+            validate::email_hash_problem(h),
         )?;
         member(&mut out, "user_identifiers");
         out.push_str("{\"email_hash\":");
@@ -515,6 +514,8 @@ mod tests {
             err.to_string(),
             "properties: nest more than 32 levels deep; flatten them (a whole request may nest at most 64)"
         );
+        // The message writes both limits as text: they must be the constants.
+        assert_eq!((MAX_PROPERTIES_DEPTH, json::MAX_DEPTH), (32, 64));
         // Arrays count as levels too, and a value far deeper than the parser allows (only a
         // Rust caller can build one) is refused without recursing through it.
         let mut arrays = Value::Array(vec![]);

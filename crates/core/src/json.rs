@@ -64,7 +64,8 @@ impl JsonError {
     /// feature `json-detail`): what `Display` writes, built without `core::fmt`.
     pub fn describe(&self) -> String {
         let offset = crate::text::dec(self.offset as u64);
-        if self.message.is_empty() {
+        // Without the feature every message is empty: the join below is then not compiled in.
+        if !cfg!(feature = "json-detail") || self.message.is_empty() {
             return crate::text::concat(&["invalid JSON at byte ", &offset]);
         }
         crate::text::concat(&["invalid JSON at byte ", &offset, ": ", self.message])
@@ -220,17 +221,16 @@ impl Parser<'_> {
         let bytes = self.src.as_bytes();
         loop {
             // To the next byte that is not plain text, in a tight loop.
-            match bytes[self.pos..]
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            {
-                Some(n) => self.pos += n,
-                None => {
-                    self.pos = bytes.len();
-                    return Err(self.err(why!("unterminated string")));
+            while let Some(&b) = bytes.get(self.pos) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
                 }
+                self.pos += 1;
             }
-            match bytes[self.pos] {
+            let Some(&b) = bytes.get(self.pos) else {
+                return Err(self.err(why!("unterminated string")));
+            };
+            match b {
                 b'"' => {
                     out.push_str(&self.src[run..self.pos]);
                     self.pos += 1;
@@ -363,7 +363,8 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
     // Runs of plain text are copied whole: a string that needs no escape is one copy.
     let mut run = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
+    for i in 0..s.len() {
+        let b = s.as_bytes()[i];
         let named = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -524,11 +525,12 @@ pub fn digits_u64(s: &str) -> Option<u64> {
         return None;
     }
     let mut n: u64 = 0;
-    for b in s.bytes() {
-        if !b.is_ascii_digit() {
+    for i in 0..s.len() {
+        let digit = s.as_bytes()[i].wrapping_sub(b'0');
+        if digit > 9 {
             return None;
         }
-        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
     }
     Some(n)
 }

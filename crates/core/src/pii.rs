@@ -43,6 +43,7 @@
 use crate::json::Value;
 use crate::names::Names;
 use crate::sha256;
+use crate::text::split_once_ascii;
 
 /// Unicode lower-casing: the default case mapping, full mappings (`İ` to `i̇`) and the
 /// final-sigma rule included, which `str::to_lowercase` and JavaScript's `toLowerCase` both
@@ -155,13 +156,11 @@ pub fn normalize_email(
     if s.is_empty() {
         return not("it is empty");
     }
-    // By bytes rather than `split_once('@')` and `contains('@')`: no char searcher in the wasm
-    // (`@` is ASCII, so where it is found is a character boundary).
-    let Some(at) = s.bytes().position(|c| c == b'@') else {
+    // By bytes rather than `split_once('@')` and `contains('@')`: no char searcher in the wasm.
+    let Some((local, domain)) = split_once_ascii(&s, b'@') else {
         return not("it has no '@'");
     };
-    let (local, domain) = (&s[..at], &s[at + 1..]);
-    if domain.bytes().any(|c| c == b'@') {
+    if split_once_ascii(domain, b'@').is_some() {
         return not("it has more than one '@'");
     }
     if s.chars().any(char::is_whitespace) {
@@ -187,14 +186,14 @@ pub fn normalize_email(
         mode == EmailNormalization::Google && (domain == "gmail.com" || domain == "googlemail.com");
     // The local part is copied in runs, without its dots for Google.
     let mut out = String::with_capacity(s.len());
-    let mut run = 0;
-    for (i, c) in local.bytes().enumerate() {
-        if google && c == b'.' {
-            out.push_str(&local[run..i]);
-            run = i + 1;
+    let mut rest = local;
+    if google {
+        while let Some((run, after)) = split_once_ascii(rest, b'.') {
+            out.push_str(run);
+            rest = after;
         }
     }
-    out.push_str(&local[run..]);
+    out.push_str(rest);
     if out.is_empty() {
         return not("there is nothing before the '@'");
     }
@@ -205,14 +204,7 @@ pub fn normalize_email(
 
 /// SHA-256 of `s`'s UTF-8 bytes, as 64 lower-case hex characters.
 pub fn sha256_hex(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = sha256::digest(s.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 0xf) as usize] as char);
-    }
-    out
+    sha256::hex_digest(s.as_bytes())
 }
 
 /// `normalize_email` then `sha256_hex`.
@@ -227,19 +219,25 @@ pub fn hash_email(
 /// Accepts an already hashed address: 64 hex characters (either case, surrounding whitespace
 /// trimmed); returns it in lower case.
 pub fn parse_email_hash(s: &str) -> Result<String, PiiError> {
-    let s = s.trim();
-    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(s.to_ascii_lowercase())
-    } else {
-        Err(PiiError::NotAHash)
+    // Lower-cased first, then the wire rule: one hex check in the wasm.
+    let s = s.trim().to_ascii_lowercase();
+    match is_email_hash(&s) {
+        true => Ok(s),
+        false => Err(PiiError::NotAHash),
     }
 }
 
 /// True if `s` is exactly 64 lower-case hex characters (the wire rule).
 pub fn is_email_hash(s: &str) -> bool {
+    // By index, not `bytes().all()`: smaller in the wasm (as `uuid::is_canonical`).
+    let mut i = 0;
+    while s.len() == 64 && i < 64 {
+        if !matches!(s.as_bytes()[i], b'0'..=b'9' | b'a'..=b'f') {
+            return false;
+        }
+        i += 1;
+    }
     s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// True if `s` contains a raw email address anywhere: a local part (no whitespace, no `@`), an
@@ -519,8 +517,11 @@ fn next_address(s: &str, i: &mut usize) -> Option<(usize, usize)> {
     let b = s.as_bytes();
     // Byte-wise is safe: the separators are ASCII and UTF-8 continuation bytes never are.
     while *i < b.len() {
-        // Most strings hold no `@` and no `%` at all: skip to the next one in a tight loop.
-        *i += b[*i..].iter().position(|&c| c == b'@' || c == b'%')?;
+        // Most strings hold no `@` and no `%` at all: skip to the next one, byte by byte.
+        if !matches!(b[*i], b'@' | b'%') {
+            *i += 1;
+            continue;
+        }
         let sep_start = *i;
         let sep_len = separator_len(&b[sep_start..]);
         if sep_len == 0 {
@@ -568,9 +569,14 @@ fn local_start(s: &str, sep: usize) -> usize {
 /// without trailing dots and hyphens, holding a dot with a non-empty label on both sides.
 fn domain_end(s: &str, from: usize) -> Option<usize> {
     let rest = &s[from..];
-    let mut end = rest
-        .find(|c: char| !is_domain_char(c))
-        .unwrap_or(rest.len());
+    // A loop over the characters, not `str::find` with a closure: no pattern searcher.
+    let mut end = 0;
+    for c in rest.chars() {
+        if !is_domain_char(c) {
+            break;
+        }
+        end += c.len_utf8();
+    }
     // Trailing dots and hyphens dropped by bytes (both ASCII; a `char` pattern would decode).
     let domain = rest.as_bytes();
     while end > 0 && matches!(domain[end - 1], b'.' | b'-') {

@@ -9,6 +9,7 @@
 use core::time::Duration;
 
 use crate::entropy::Entropy;
+use crate::text::split_once_ascii;
 use crate::time::Millis;
 use crate::uuid;
 
@@ -58,31 +59,24 @@ impl Session {
 /// The last valid occurrence wins (a redirect that appends its own parameter is the one that
 /// knows the visit).
 pub fn session_id_from_url(url: &str) -> Option<String> {
-    // The query is cut at byte positions of its ASCII separators: `str::split_once`, `split`
-    // and `rsplit` each bring a char searcher into the wasm (`split_once` here was a copy of
-    // its own, 0.46 KB). Every cut is next to an ASCII byte, so on a char boundary.
-    let bytes = url.as_bytes();
-    let find = |from: usize, to: usize, c: u8| {
-        bytes[from..to]
-            .iter()
-            .position(|&b| b == c)
-            .map(|i| from + i)
-    };
-    let end = find(0, bytes.len(), b'#').unwrap_or(bytes.len());
-    let mut start = find(0, end, b'?')? + 1;
+    let before_fragment = split_once_ascii(url, b'#').map_or(url, |(before, _)| before);
+    let mut query = split_once_ascii(before_fragment, b'?')?.1;
+    // A forward loop keeping the last hit, not `next_back`: the same result without a reverse
+    // splitter (some 800 bytes) in the wasm. Cut with `split_once_ascii`, not `split`: no
+    // splitter iterator and no `char` searcher either.
     let mut found = None;
     loop {
-        let stop = find(start, end, b'&').unwrap_or(end);
-        let value = url[start..stop]
-            .strip_prefix(URL_PARAM)
-            .and_then(|rest| rest.strip_prefix("="));
-        if let Some(v) = value {
+        let (pair, rest) = match split_once_ascii(query, b'&') {
+            Some((pair, rest)) => (pair, Some(rest)),
+            None => (query, None),
+        };
+        if let Some((URL_PARAM, v)) = split_once_ascii(pair, b'=') {
             found = uuid::parse_canonical(v).or(found);
         }
-        if stop == end {
-            return found;
+        match rest {
+            Some(rest) => query = rest,
+            None => return found,
         }
-        start = stop + 1;
     }
 }
 

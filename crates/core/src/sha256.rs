@@ -1,10 +1,11 @@
 //! SHA-256 (FIPS 180-4), written for size: the email hash is the only digest the snippet needs,
 //! and the `sha2` crate's fully unrolled compression function alone was some 4 KB of wasm. Here
-//! every loop stays rolled and the padding is made up as the message is read (no buffer), so
-//! the whole digest is well under 1 KB.
+//! every loop stays rolled, the padding is made up as the message is read (no buffer), the
+//! working variables are locals and the hex is written from the state words, so the whole
+//! digest is well under 1 KB.
 //!
-//! Invariant: output equals `sha2::Sha256::digest` for every input (differential property test
-//! below, plus the FIPS and contract vectors).
+//! Invariant: output equals `sha2::Sha256::digest`, in lower-case hex, for every input
+//! (differential property test below, plus the FIPS and contract vectors).
 
 /// Round constants: the first 32 bits of the fractional parts of the cube roots of the first 64
 /// primes.
@@ -25,8 +26,21 @@ const H0: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
-/// The SHA-256 digest of `data`.
-pub fn digest(data: &[u8]) -> [u8; 32] {
+/// The SHA-256 digest of `data` as 64 lower-case hex characters, written straight from the
+/// state words (no byte array in between).
+pub fn hex_digest(data: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let state = digest_words(data);
+    let mut out = String::with_capacity(64);
+    for i in 0..64 {
+        let nibble = state[i / 8] >> (28 - 4 * (i % 8)) & 0xf;
+        out.push(char::from(HEX[nibble as usize]));
+    }
+    out
+}
+
+/// The digest as the eight state words (big-endian order of the output).
+fn digest_words(data: &[u8]) -> [u32; 8] {
     // The padded message is read byte by byte, the padding made up on the fly rather than
     // copied into a buffer: a 1 bit, zeros to 56 mod 64 bytes, then the length in bits,
     // big-endian.
@@ -41,58 +55,50 @@ pub fn digest(data: &[u8]) -> [u8; 32] {
     };
 
     let mut state = H0;
-    let mut w = [0u32; 64];
-    for block_at in (0..padded_len).step_by(64) {
+    // The message schedule as a ring of its last 16 words, each made in the round that uses it.
+    let mut w = [0u32; 16];
+    // A `while`, not `step_by`: no stepping iterator in the wasm.
+    let mut block_at = 0;
+    while block_at < padded_len {
+        // The working variables as locals, not an array shifted in memory each round: the
+        // shift is then only a renaming.
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = state;
         for i in 0..64 {
-            w[i] = if i < 16 {
+            let wi = if i < 16 {
                 let mut word = 0;
                 for k in 0..4 {
                     word = word << 8 | u32::from(byte(block_at + 4 * i + k));
                 }
                 word
             } else {
-                let (a, b) = (w[i - 15], w[i - 2]);
-                let s0 = a.rotate_right(7) ^ a.rotate_right(18) ^ (a >> 3);
-                let s1 = b.rotate_right(17) ^ b.rotate_right(19) ^ (b >> 10);
-                w[i - 16]
+                let (x, y) = (w[(i + 1) % 16], w[(i + 14) % 16]);
+                let s0 = x.rotate_right(7) ^ x.rotate_right(18) ^ (x >> 3);
+                let s1 = y.rotate_right(17) ^ y.rotate_right(19) ^ (y >> 10);
+                w[i % 16]
                     .wrapping_add(s0)
-                    .wrapping_add(w[i - 7])
+                    .wrapping_add(w[(i + 9) % 16])
                     .wrapping_add(s1)
             };
-        }
-        // h[0..8] are the working variables a..h.
-        let mut h = state;
-        for i in 0..64 {
-            let (a, e) = (h[0], h[4]);
+            w[i % 16] = wi;
             let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-            let ch = (e & h[5]) ^ (!e & h[6]);
-            let t1 = h[7]
+            let ch = (e & f) ^ (!e & g);
+            let t1 = h
                 .wrapping_add(s1)
                 .wrapping_add(ch)
                 .wrapping_add(K[i])
-                .wrapping_add(w[i]);
+                .wrapping_add(wi);
             let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-            let maj = (a & h[1]) ^ (a & h[2]) ^ (h[1] & h[2]);
-            // a..h shift down one place: the new a is t1 + t2, the new e is d + t1.
-            let mut j = 7;
-            while j > 0 {
-                h[j] = h[j - 1];
-                j -= 1;
-            }
-            h[0] = t1.wrapping_add(s0.wrapping_add(maj));
-            h[4] = h[4].wrapping_add(t1);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            (h, g, f, e, d, c, b) = (g, f, e, d.wrapping_add(t1), c, b, a);
+            a = t1.wrapping_add(s0.wrapping_add(maj));
         }
-        for (s, v) in state.iter_mut().zip(h) {
-            *s = s.wrapping_add(v);
+        let v = [a, b, c, d, e, f, g, h];
+        for i in 0..8 {
+            state[i] = state[i].wrapping_add(v[i]);
         }
+        block_at += 64;
     }
-
-    // Byte by byte, big-endian: indices the compiler sees in range (no slice bounds checks).
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = (state[i / 4] >> (24 - 8 * (i % 4))) as u8;
-    }
-    out
+    state
 }
 
 #[cfg(test)]
@@ -101,28 +107,30 @@ mod tests {
     use proptest::prelude::*;
     use sha2::Digest;
 
-    fn hex(d: [u8; 32]) -> String {
-        d.iter().map(|b| format!("{b:02x}")).collect()
+    /// sha2's digest of `data` in lower-case hex.
+    fn sha2_hex(data: &[u8]) -> String {
+        sha2::Sha256::digest(data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     #[test]
     fn fips_180_vectors() {
         assert_eq!(
-            hex(digest(b"")),
+            hex_digest(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(
-            hex(digest(b"abc")),
+            hex_digest(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(
-            hex(digest(
-                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
-            )),
+            hex_digest(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
         );
         assert_eq!(
-            hex(digest(&[b'a'; 1_000_000])),
+            hex_digest(&[b'a'; 1_000_000]),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
         );
     }
@@ -132,8 +140,7 @@ mod tests {
         // Lengths around one and two blocks, where the length field does or does not fit.
         let data: Vec<u8> = (0..=200u8).collect();
         for n in 0..data.len() {
-            let expected: [u8; 32] = sha2::Sha256::digest(&data[..n]).into();
-            assert_eq!(digest(&data[..n]), expected, "length {n}");
+            assert_eq!(hex_digest(&data[..n]), sha2_hex(&data[..n]), "length {n}");
         }
     }
 
@@ -141,8 +148,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         #[test]
         fn matches_sha2_on_random_input(data in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let expected: [u8; 32] = sha2::Sha256::digest(&data).into();
-            prop_assert_eq!(digest(&data), expected);
+            prop_assert_eq!(hex_digest(&data), sha2_hex(&data));
         }
     }
 }

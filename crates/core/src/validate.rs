@@ -112,6 +112,10 @@ impl Issue {
     }
 }
 
+const INVALID_UUID: &str = "invalid UUID";
+const INVALID_DATETIME: &str =
+    "invalid datetime; use RFC 3339 in UTC with milliseconds, e.g. 2026-11-23T10:00:01.500Z";
+
 /// A field-level problem, before it is placed at a `loc`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {
@@ -144,14 +148,8 @@ impl FieldError {
             "type_error.dict",
         )
     }
-    fn invalid_uuid() -> FieldError {
-        FieldError::new("invalid UUID", "value_error.uuid")
-    }
     fn invalid_datetime() -> FieldError {
-        FieldError::new(
-            "invalid datetime; use RFC 3339 in UTC with milliseconds, e.g. 2026-11-23T10:00:01.500Z",
-            "value_error.datetime",
-        )
+        FieldError::new(INVALID_DATETIME, "value_error.datetime")
     }
 }
 
@@ -475,10 +473,10 @@ pub fn is_valid_event(event: &Value, tracked_at: Millis) -> bool {
         && uuid_or_absent(present(event, "scan_session_id"), true)
         && present(event, "event_name")
             .and_then(Value::as_str)
-            .is_some_and(|n| check_event_name(n).is_ok())
+            .is_some_and(|n| event_name_problem(n).is_ok())
         && present(event, "timestamp")
             .and_then(Value::as_str)
-            .is_some_and(|t| timestamp_of(tracked_at).is_ok_and(|w| t == w))
+            .is_some_and(|t| timestamp_text(tracked_at).is_ok_and(|w| t == w))
         && str_or_absent(present(event, "url"), page_string)
         && str_or_absent(present(event, "referrer"), page_string)
         && match present(event, "properties") {
@@ -510,42 +508,53 @@ pub fn is_valid_event(event: &Value, tracked_at: Millis) -> bool {
 
 /// `site_id`: 1..=64 of `A-Z a-z 0-9 _ -`.
 pub fn is_site_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_SITE_ID_CHARS
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    // By index, not `bytes().all()`: smaller in the wasm (as `uuid::is_canonical`).
+    let mut i = 0;
+    while i < s.len() {
+        if !matches!(s.as_bytes()[i], b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    !s.is_empty() && s.len() <= MAX_SITE_ID_CHARS
 }
 
 /// `event_name`: 1..=128 characters after trimming.
 pub fn check_event_name(name: &str) -> Result<(), FieldError> {
+    event_name_problem(name).map_err(|msg| {
+        let kind = match name.trim().is_empty() {
+            true => "value_error.any_str.min_length",
+            false => "value_error.any_str.max_length",
+        };
+        FieldError::new(msg, kind)
+    })
+}
+
+/// `check_event_name`'s message alone. The client's checks (these `*_problem` functions) say
+/// what is wrong without the error's type (`FieldError::kind`): the types are for the
+/// collector's 422s, and every one the client carried would be downloaded by every visitor.
+pub fn event_name_problem(name: &str) -> Result<(), String> {
     let chars = name.trim().chars().count();
     if chars == 0 {
-        return Err(FieldError::new(
-            concat(&[
-                "event_name is empty; give it 1 to ",
-                &dec(MAX_EVENT_NAME_CHARS as u64),
-                " characters",
-            ]),
-            "value_error.any_str.min_length",
-        ));
+        return Err("event_name is empty; give it 1 to 128 characters".into());
     }
     if chars > MAX_EVENT_NAME_CHARS {
-        return Err(FieldError::new(
-            concat(&[
-                "event_name has ",
-                &dec(chars as u64),
-                " characters; at most ",
-                &dec(MAX_EVENT_NAME_CHARS as u64),
-                " are allowed (names are never truncated: shorten it)",
-            ]),
-            "value_error.any_str.max_length",
-        ));
+        return Err(concat(&[
+            "event_name has ",
+            &dec(chars as u64),
+            " characters; at most 128 are allowed (names are never truncated: shorten it)",
+        ]));
     }
     Ok(())
 }
 
 /// `currency`: a current ISO 4217 alpha-3 code, upper case.
 pub fn check_currency(code: &str) -> Result<(), FieldError> {
+    currency_problem(code).map_err(|msg| FieldError::new(msg, "value_error.currency"))
+}
+
+/// `check_currency`'s message alone (see `event_name_problem`).
+pub fn currency_problem(code: &str) -> Result<(), String> {
     if iso4217::is_currency(code) {
         return Ok(());
     }
@@ -553,7 +562,7 @@ pub fn check_currency(code: &str) -> Result<(), FieldError> {
     let shown = prefix_chars(code, 16);
     let more = if shown.len() < code.len() { "..." } else { "" };
     let upper = code.to_ascii_uppercase();
-    let msg = if iso4217::is_currency(&upper) {
+    Err(if iso4217::is_currency(&upper) {
         concat(&["currency '", shown, more, "' must be upper case: ", &upper])
     } else {
         let prefix = prefix_chars(&upper, 3);
@@ -569,8 +578,7 @@ pub fn check_currency(code: &str) -> Result<(), FieldError> {
             "' is not an ISO 4217 code; use e.g. ",
             example,
         ])
-    };
-    Err(FieldError::new(msg, "value_error.currency"))
+    })
 }
 
 /// `properties`: an object, compact JSON at most 10,240 bytes, no raw email in any string
@@ -596,26 +604,20 @@ fn properties_errors(v: &Value) -> Vec<FieldError> {
 /// `check_properties`' size rule for properties whose compact JSON is `size` bytes long: for
 /// the client, which writes that JSON anyway (no second writing) and has already scrubbed
 /// every string with the privacy guard (whose invariant settles the email rule: no second
-/// walk). The same message as `check_properties`.
-pub fn check_properties_size(size: usize) -> Result<(), FieldError> {
-    match properties_size_error(size) {
-        Some(e) => Err(e),
-        None => Ok(()),
+/// walk). The same message as `check_properties`, alone (see `event_name_problem`).
+pub fn properties_size_problem(size: usize) -> Result<(), String> {
+    match size > MAX_PROPERTIES_BYTES {
+        true => Err(concat(&[
+            &dec(size as u64),
+            " bytes as compact JSON; at most 10240 are allowed: send fewer or shorter values",
+        ])),
+        false => Ok(()),
     }
 }
 
 fn properties_size_error(size: usize) -> Option<FieldError> {
-    (size > MAX_PROPERTIES_BYTES).then(|| {
-        FieldError::new(
-            concat(&[
-                &dec(size as u64),
-                " bytes as compact JSON; at most ",
-                &dec(MAX_PROPERTIES_BYTES as u64),
-                " are allowed: send fewer or shorter values",
-            ]),
-            "value_error.properties.max_bytes",
-        )
-    })
+    let msg = properties_size_problem(size).err()?;
+    Some(FieldError::new(msg, "value_error.properties.max_bytes"))
 }
 
 fn properties_email_error(v: &Value) -> Option<FieldError> {
@@ -641,9 +643,14 @@ fn check_uuid(v: &Value) -> Result<(), FieldError> {
 
 /// `event_id` and `scan_session_id`: a UUID in canonical hyphenated form.
 pub fn check_uuid_str(s: &str) -> Result<(), FieldError> {
+    uuid_problem(s).map_err(|msg| FieldError::new(msg, "value_error.uuid"))
+}
+
+/// `check_uuid_str`'s message alone (see `event_name_problem`).
+pub fn uuid_problem(s: &str) -> Result<(), String> {
     match uuid::is_canonical(s) {
         true => Ok(()),
-        false => Err(FieldError::invalid_uuid()),
+        false => Err(INVALID_UUID.into()),
     }
 }
 
@@ -656,17 +663,22 @@ fn check_email_hash(v: &Value) -> Result<(), FieldError> {
 
 /// `user_identifiers.email_hash`: exactly 64 lower-case hex characters.
 pub fn check_email_hash_str(h: &str) -> Result<(), FieldError> {
+    email_hash_problem(h).map_err(|msg| FieldError::new(msg, "value_error.email_hash"))
+}
+
+/// `check_email_hash_str`'s message alone (see `event_name_problem`).
+pub fn email_hash_problem(h: &str) -> Result<(), String> {
     if pii::is_email_hash(h) {
         return Ok(());
     }
-    let msg = if pii::contains_email(h) {
+    Err(if pii::contains_email(h) {
         "email_hash holds a raw email address; send the SHA-256 hex of the normalised address \
          instead (identify({email}) computes it)"
     } else {
         "email_hash must be exactly 64 lower-case hex characters: the SHA-256 of the normalised \
          address"
-    };
-    Err(FieldError::new(msg, "value_error.email_hash"))
+    }
+    .into())
 }
 
 fn check_datetime(v: &Value) -> Result<Millis, FieldError> {
@@ -683,10 +695,15 @@ pub const MAX_TIMESTAMP: Millis = Millis(253_402_300_799_999);
 /// `check_timestamp(&format_rfc3339_millis(t))` without parsing what was just written (the
 /// client has no date parser in the wasm).
 pub fn timestamp_of(t: Millis) -> Result<String, FieldError> {
-    if t > MAX_TIMESTAMP {
-        return Err(FieldError::invalid_datetime());
+    timestamp_text(t).map_err(|msg| FieldError::new(msg, "value_error.datetime"))
+}
+
+/// `timestamp_of` with the message alone (see `event_name_problem`).
+pub fn timestamp_text(t: Millis) -> Result<String, String> {
+    match t > MAX_TIMESTAMP {
+        true => Err(INVALID_DATETIME.into()),
+        false => Ok(format_rfc3339_millis(t)),
     }
-    Ok(format_rfc3339_millis(t))
 }
 
 /// `timestamp`: RFC 3339 in UTC with milliseconds. Returns the instant it names.
@@ -1570,6 +1587,23 @@ mod tests {
         let got = check_event(&Value::Null);
         assert_eq!(got[0].0, "");
         assert_eq!(got[0].1.kind, "type_error.dict");
+    }
+
+    /// The limits are written into the client's messages as text (no number formatting for
+    /// constants in the wasm): they must say what the constants are.
+    #[test]
+    fn messages_name_the_limits_as_they_are() {
+        let limit = |n: usize| concat(&[" ", &dec(n as u64), " "]);
+        let empty = event_name_problem(" ").unwrap_err();
+        assert!(empty.ends_with(&concat(&[
+            "1 to",
+            &limit(MAX_EVENT_NAME_CHARS),
+            "characters"
+        ])));
+        let long = event_name_problem(&"x".repeat(MAX_EVENT_NAME_CHARS + 1)).unwrap_err();
+        assert!(long.contains(&concat(&["at most", &limit(MAX_EVENT_NAME_CHARS), "are"])));
+        let big = properties_size_problem(MAX_PROPERTIES_BYTES + 1).unwrap_err();
+        assert!(big.contains(&concat(&["at most", &limit(MAX_PROPERTIES_BYTES), "are"])));
     }
 
     #[test]
