@@ -480,15 +480,13 @@ impl Number {
     /// `2^1024 - 2^970` (a tie rounds to even, which is infinity); `1e400` is not finite,
     /// `1e-400` is (it rounds to zero).
     pub fn is_finite(&self) -> bool {
-        /// `2^1024 - 2^970`, all 309 digits (it has no trailing zero).
-        const OVERFLOW: &[u8] = b"179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792";
         let d = Decimal::of(&self.0);
-        match d.point.cmp(&(OVERFLOW.len() as i64)) {
+        match d.point.cmp(&309) {
             _ if d.digits.is_empty() => true,
             core::cmp::Ordering::Less => true,
             core::cmp::Ordering::Greater => false,
             // Same magnitude: compare digit strings (`digits` has no trailing zero).
-            core::cmp::Ordering::Equal => d.digits.as_bytes() < OVERFLOW,
+            core::cmp::Ordering::Equal => d.digits.as_bytes() < &overflow_digits(),
         }
     }
 
@@ -516,6 +514,31 @@ impl Number {
         }
         Some(n)
     }
+}
+
+/// The 309 decimal digits (ASCII) of `2^1024 - 2^970`, where `is_finite` draws the line:
+/// computed as `(2^27 - 1) * (2^27 + 1) * 1024^97` rather than carried as 309 bytes of data
+/// that do not compress. Only a number of `f64::MAX`'s magnitude ever needs it.
+fn overflow_digits() -> [u8; 309] {
+    let mut n = [b'0'; 309];
+    n[308] = b'1';
+    for step in 0..99 {
+        let factor: u32 = match step {
+            0 => (1 << 27) - 1,
+            1 => (1 << 27) + 1,
+            _ => 1024,
+        };
+        // Multiplied in place from the last digit; the carry stays below 2^31.
+        let mut carry = 0;
+        let mut i = n.len();
+        while i > 0 {
+            i -= 1;
+            carry += u32::from(n[i] - b'0') * factor;
+            n[i] = b'0' + (carry % 10) as u8;
+            carry /= 10;
+        }
+    }
+    n
 }
 
 /// `s` as a `u64` when it is one or more ASCII digits and fits; `None` otherwise (empty, any
@@ -1004,6 +1027,12 @@ mod tests {
             assert_eq!(n.is_finite(), n.as_f64().is_finite(), "{text}");
             assert_eq!(n.is_finite(), finite.contains(text), "{text}");
         }
+    }
+
+    #[test]
+    fn overflow_digits_are_two_to_the_1024_minus_two_to_the_970() {
+        let want = "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792";
+        assert_eq!(overflow_digits(), want.as_bytes());
     }
 
     #[test]
