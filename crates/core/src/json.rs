@@ -660,7 +660,16 @@ impl Value {
     /// The member `key` of an object (the last one if repeated), `None` otherwise.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            Value::Object(members) => {
+                let mut i = members.len();
+                while i > 0 {
+                    i -= 1;
+                    if members[i].0 == key {
+                        return Some(&members[i].1);
+                    }
+                }
+                None
+            }
             _ => None,
         }
     }
