@@ -80,7 +80,11 @@ fn command(cmd: &str, args: &mut [Value]) -> Result<Command, String> {
                 name,
                 properties,
                 conversion,
-                ..Default::default()
+                // Not `..Default::default()`: that built a whole default input (name and
+                // properties too) and dropped the unused fields.
+                url: None,
+                referrer: None,
+                event_id: None,
             }))
         }
         "page" => Ok(Command::Page(take(args, 0))),
