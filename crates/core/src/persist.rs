@@ -201,7 +201,7 @@ pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistEr
     };
     let paused_until = millis_of(v.get("pause")).unwrap_or(Millis::ZERO);
     let mut out = DecodedQueue {
-        events: Vec::with_capacity(entries.len()),
+        events: Vec::new(),
         skipped: 0,
         paused_until,
     };
