@@ -16,7 +16,7 @@
 //! `JSON.stringify` writes for a string cut inside an emoji) is read as U+FFFD, as the browser's
 //! UTF-8 encoder would send it.
 
-/// The text of a parse error, or `""` without the feature `json-detail`. The collector's 400
+/// The text of a parse error, or `()` without the feature `json-detail` (see `Why`). The collector's 400
 /// detail names the problem (it enables the feature); in the snippet a parse error only
 /// describes a corrupt stored value or an unreadable call, where the byte offset says enough
 /// and the ~17 texts would be downloaded by every visitor.
@@ -29,9 +29,17 @@ macro_rules! why {
 #[cfg(not(feature = "json-detail"))]
 macro_rules! why {
     ($text:literal) => {
-        ""
+        ()
     };
 }
+
+/// What is wrong where a parse stopped: a text with the feature `json-detail`, else nothing at
+/// all, not even an empty text, so that every error the parser builds is just its offset
+/// (smaller in the wasm). Private, so the public API is the same with and without the feature.
+#[cfg(feature = "json-detail")]
+type Why = &'static str;
+#[cfg(not(feature = "json-detail"))]
+type Why = ();
 
 /// Deepest nesting of arrays and objects accepted by `parse`.
 pub const MAX_DEPTH: usize = 64;
@@ -55,8 +63,8 @@ pub enum Value {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonError {
     pub offset: usize,
-    /// What is wrong there; empty without the feature `json-detail`.
-    pub message: &'static str,
+    /// What is wrong there (see `Why`); read through `describe`.
+    message: Why,
 }
 
 impl JsonError {
@@ -64,11 +72,10 @@ impl JsonError {
     /// feature `json-detail`): what `Display` writes, built without `core::fmt`.
     pub fn describe(&self) -> String {
         let offset = crate::text::dec(self.offset as u64);
-        // Without the feature every message is empty: the join below is then not compiled in.
-        if !cfg!(feature = "json-detail") || self.message.is_empty() {
-            return crate::text::concat(&["invalid JSON at byte ", &offset]);
-        }
-        crate::text::concat(&["invalid JSON at byte ", &offset, ": ", self.message])
+        #[cfg(feature = "json-detail")]
+        return crate::text::concat(&["invalid JSON at byte ", &offset, ": ", self.message]);
+        #[cfg(not(feature = "json-detail"))]
+        crate::text::concat(&["invalid JSON at byte ", &offset])
     }
 }
 
@@ -103,14 +110,14 @@ impl Parser<'_> {
         self.src.as_bytes().get(self.pos).copied()
     }
 
-    fn err(&self, message: &'static str) -> JsonError {
+    fn err(&self, message: Why) -> JsonError {
         JsonError {
             offset: self.pos,
             message,
         }
     }
 
-    fn err_at(offset: usize, message: &'static str) -> JsonError {
+    fn err_at(offset: usize, message: Why) -> JsonError {
         JsonError { offset, message }
     }
 
@@ -200,11 +207,11 @@ impl Parser<'_> {
 
     /// Checks (without consuming it) that the next byte is `want`: else the end of input, or
     /// `message`.
-    fn expect(&self, want: u8, message: &'static str) -> Result<(), JsonError> {
+    fn expect(&self, want: u8, message: Why) -> Result<(), JsonError> {
         self.expect_one_of(want, want, message)
     }
 
-    fn expect_one_of(&self, a: u8, b: u8, message: &'static str) -> Result<(), JsonError> {
+    fn expect_one_of(&self, a: u8, b: u8, message: Why) -> Result<(), JsonError> {
         match self.peek() {
             Some(c) if c == a || c == b => Ok(()),
             None => Err(self.err(why!("unexpected end of input"))),
