@@ -605,14 +605,15 @@ impl Decimal {
         while let Some(b'0') = digits.as_bytes().last() {
             digits.truncate(digits.len() - 1);
         }
-        // Past the `e`: a sign, then digits. Exponents beyond any f64 saturate: 10^(10^15) is
-        // as infinite as 10^(10^100).
+        // From the `e` on: a sign, then digits (the loop skips what is not a digit). Exponents
+        // beyond any f64 saturate: 10^(10^15) is as infinite as 10^(10^100).
         let exp_negative = matches!(b.get(i + 1), Some(b'-'));
         let mut e: i64 = 0;
-        for &c in b.get(i + 1..).unwrap_or_default() {
+        while let Some(&c) = b.get(i) {
             if c.is_ascii_digit() {
                 e = (e * 10 + i64::from(c - b'0')).min(1_000_000_000_000_000);
             }
+            i += 1;
         }
         let point = int_len - leading + if exp_negative { -e } else { e };
         Decimal {
