@@ -222,7 +222,7 @@ fn decode_entry(entry: &Value, before: &[Box<QueuedEvent>]) -> Option<Box<Queued
         .filter(|s| uuid::is_canonical(s) && !before.iter().any(|o| o.id == *s))?;
     let t = millis_of(entry.get("t"))?;
     let event = entry.get("e")?;
-    if event.get("event_id").and_then(Value::as_str) != Some(id)
+    if !matches!(event.get("event_id"), Some(Value::String(e)) if e == id)
         || !validate::is_valid_event(event, t)
     {
         return None;
