@@ -216,10 +216,12 @@ pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistEr
 
 /// The entry as a queued event, unless it is broken or repeats the id of one in `before`.
 fn decode_entry(entry: &Value, before: &[Box<QueuedEvent>]) -> Option<Box<QueuedEvent>> {
-    let id = entry
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|s| uuid::is_canonical(s) && !before.iter().any(|o| o.id == *s))?;
+    let Some(Value::String(id)) = entry.get("id") else {
+        return None;
+    };
+    if !uuid::is_canonical(id) || before.iter().any(|o| o.id == *id) {
+        return None;
+    }
     let t = millis_of(entry.get("t"))?;
     let event = entry.get("e")?;
     if !matches!(event.get("event_id"), Some(Value::String(e)) if e == id)
