@@ -229,8 +229,10 @@ fn decode_entry(entry: &Value, before: &[Box<QueuedEvent>]) -> Option<Box<Queued
     {
         return None;
     }
-    let name = event.get("event_name").and_then(Value::as_str)?.to_string();
-    Some(QueuedEvent::new(id.to_string(), name, event.to_json(), t))
+    let Some(Value::String(name)) = event.get("event_name") else {
+        return None;
+    };
+    Some(QueuedEvent::new(id.clone(), name.clone(), event.to_json(), t))
 }
 
 /// Encodes the session.
