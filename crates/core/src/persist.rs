@@ -232,7 +232,12 @@ fn decode_entry(entry: &Value, before: &[Box<QueuedEvent>]) -> Option<Box<Queued
     let Some(Value::String(name)) = event.get("event_name") else {
         return None;
     };
-    Some(QueuedEvent::new(id.clone(), name.clone(), event.to_json(), t))
+    Some(QueuedEvent::new(
+        id.clone(),
+        name.clone(),
+        event.to_json(),
+        t,
+    ))
 }
 
 /// Encodes the session.
@@ -254,11 +259,10 @@ pub fn encode_session(site_id: &str, s: &Session) -> String {
 /// Decodes a stored session for `site_id`.
 pub fn decode_session(text: &str, site_id: &str) -> Result<Session, PersistError> {
     let v = parse(text, site_id)?;
-    let Some(id) = v
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(uuid::parse_canonical)
-    else {
+    let Some(id) = (match v.get("id") {
+        Some(Value::String(id)) => uuid::parse_canonical(id),
+        _ => None,
+    }) else {
         return Err(PersistError::Corrupt("no valid session id"));
     };
     let Some(last_activity) = millis_of(v.get("last")) else {
