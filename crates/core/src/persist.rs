@@ -59,7 +59,7 @@ pub fn encode_sends(site_id: &str, sends: &[Millis]) -> String {
 /// for pacing, not data: a broken value only costs the advice).
 pub fn decode_sends(text: &str, site_id: &str) -> Result<Vec<Millis>, PersistError> {
     let v = parse(text, site_id)?;
-    let Some(items) = v.get("sends").and_then(Value::as_array) else {
+    let Some(Value::Array(items)) = v.get("sends") else {
         return Err(PersistError::Corrupt("no sends array"));
     };
     let mut out = Vec::with_capacity(items.len());
@@ -196,7 +196,7 @@ fn millis_of(v: Option<&Value>) -> Option<Millis> {
 /// client wrote for the entry's `t` (`validate::is_valid_event`); others are skipped.
 pub fn decode_queue(text: &str, site_id: &str) -> Result<DecodedQueue, PersistError> {
     let v = parse(text, site_id)?;
-    let Some(entries) = v.get("events").and_then(Value::as_array) else {
+    let Some(Value::Array(entries)) = v.get("events") else {
         return Err(PersistError::Corrupt("no events array"));
     };
     let paused_until = millis_of(v.get("pause")).unwrap_or(Millis::ZERO);
