@@ -171,10 +171,10 @@ impl Parser<'_> {
             loop {
                 let key = match object {
                     true => {
-                        self.expect(b'"', why!("expected a string key"))?;
+                        self.expect(b'"', b'"', why!("expected a string key"))?;
                         let key = self.string()?;
                         self.skip_ws();
-                        self.expect(b':', why!("expected ':'"))?;
+                        self.expect(b':', b':', why!("expected ':'"))?;
                         self.pos += 1;
                         self.skip_ws();
                         Some(key)
@@ -187,7 +187,7 @@ impl Parser<'_> {
                     None => items.push(value),
                 }
                 self.skip_ws();
-                self.expect_one_of(b',', close, expected)?;
+                self.expect(b',', close, expected)?;
                 if self.peek() == Some(close) {
                     break;
                 }
@@ -205,13 +205,9 @@ impl Parser<'_> {
         })
     }
 
-    /// Checks (without consuming it) that the next byte is `want`: else the end of input, or
-    /// `message`.
-    fn expect(&self, want: u8, message: Why) -> Result<(), JsonError> {
-        self.expect_one_of(want, want, message)
-    }
-
-    fn expect_one_of(&self, a: u8, b: u8, message: Why) -> Result<(), JsonError> {
+    /// Checks (without consuming it) that the next byte is `a` or `b` (the same byte when there
+    /// is one choice): else the end of input, or `message`.
+    fn expect(&self, a: u8, b: u8, message: Why) -> Result<(), JsonError> {
         match self.peek() {
             Some(c) if c == a || c == b => Ok(()),
             None => Err(self.err(why!("unexpected end of input"))),
