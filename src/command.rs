@@ -32,8 +32,16 @@ const COMMANDS: &str = "track, page, identify, flush, consent, reset, debug, on,
 
 /// Parses `[command, ...args]`.
 pub fn parse(text: &str) -> Result<Command, String> {
-    let v = json::parse(text)
-        .map_err(|e| concat(&["scantrack(...): arguments unreadable (", &e.describe(), ")"]))?;
+    let v = match json::parse(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(concat(&[
+                "scantrack(...): arguments unreadable (",
+                &e.describe(),
+                ")",
+            ]))
+        }
+    };
     // The arguments are taken out of the parsed array, not copied: properties can be large.
     let mut args = match v {
         Value::Array(items) => items,
