@@ -131,9 +131,9 @@ fn command(cmd: &str, args: &mut [Value]) -> Result<Command, String> {
 
 /// Argument `i`, moved out of `args`; `None` when not given (missing or `null`).
 fn take(args: &mut [Value], i: usize) -> Option<Value> {
-    match args.get_mut(i).map(|v| core::mem::replace(v, Value::Null)) {
-        Some(Value::Null) => None,
-        given => given,
+    match core::mem::replace(args.get_mut(i)?, Value::Null) {
+        Value::Null => None,
+        given => Some(given),
     }
 }
 
