@@ -116,12 +116,17 @@ impl Pacer {
     /// The site's sends within the window before `now`, this page's and the others', oldest
     /// first: what this page stores for the other tabs.
     pub fn site_sends(&self, now: Millis) -> Vec<Millis> {
-        let mut all = Vec::with_capacity(self.sends.len() + self.others.len());
-        for list in [&self.sends, &self.others] {
-            for &t in list.iter() {
-                if t.add(PACING_WINDOW) > now {
-                    all.push(t);
-                }
+        // One index loop over both lists, not a loop over an array of them: less wasm.
+        let (own, n) = (self.sends.len(), self.sends.len() + self.others.len());
+        let mut all = Vec::with_capacity(n);
+        for k in 0..n {
+            let t = if k < own {
+                self.sends[k]
+            } else {
+                self.others[k - own]
+            };
+            if t.add(PACING_WINDOW) > now {
+                all.push(t);
             }
         }
         sort_small(&mut all);
