@@ -500,10 +500,17 @@ fn normalize_found(found: &str, mode: EmailNormalization, lower: LowerCase) -> S
 fn decode_at_signs(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(i) = rest.as_bytes().windows(3).position(|w| w == b"%40") {
-        out.push_str(&rest[..i]);
-        out.push('@');
-        rest = &rest[i + 3..];
+    // By index, not `windows().position()`: less wasm.
+    let mut i = 0;
+    while i < rest.len() {
+        if rest.as_bytes()[i..].starts_with(b"%40") {
+            out.push_str(&rest[..i]);
+            out.push('@');
+            rest = &rest[i + 3..];
+            i = 0;
+        } else {
+            i += 1;
+        }
     }
     out.push_str(rest);
     out
