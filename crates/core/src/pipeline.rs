@@ -562,39 +562,38 @@ impl Pipeline {
     /// `byte_limit` bytes. A paced request always carries at least one event (a 413 decides
     /// whether it is too large); an unload request only carries what fits its budget.
     fn make_transmit(&mut self, now: Millis, byte_limit: usize, unload: bool) -> Option<Transmit> {
-        let mut body_len = self.envelope_len();
-        let mut picked: Vec<String> = Vec::new();
-        for e in self.queue.idle() {
-            let extra = e.json.len() + usize::from(!picked.is_empty());
-            let fits = body_len + extra <= byte_limit;
-            if picked.len() >= self.cap_events || (!fits && (unload || !picked.is_empty())) {
-                break;
-            }
-            body_len += extra;
-            picked.push(e.id.clone());
-        }
-        if picked.is_empty() {
-            return None;
-        }
+        // One walk that picks, marks and writes: the envelope does not depend on what is
+        // picked, so its head is written first (a second walk matching ids is more wasm).
         let id = TransmitId(self.next_transmit);
-        self.next_transmit += 1;
+        let mut body_len = self.envelope_len();
         let mut body = String::with_capacity(body_len);
         body.push_str("{\"site_id\":");
         json::write_str(&mut body, self.config.site_id());
         body.push_str(",\"sent_at\":\"");
         body.push_str(&format_rfc3339_millis(now));
         body.push_str("\",\"events\":[");
-        let mut n = 0;
+        let mut picked: Vec<String> = Vec::new();
         for e in self.queue.iter_mut() {
-            if n < picked.len() && e.in_flight.is_none() && e.id == picked[n] {
-                if n > 0 {
-                    body.push(',');
-                }
-                body.push_str(&e.json);
-                e.in_flight = Some(id);
-                n += 1;
+            if e.in_flight.is_some() {
+                continue;
             }
+            let extra = e.json.len() + usize::from(!picked.is_empty());
+            let fits = body_len + extra <= byte_limit;
+            if picked.len() >= self.cap_events || (!fits && (unload || !picked.is_empty())) {
+                break;
+            }
+            body_len += extra;
+            if !picked.is_empty() {
+                body.push(',');
+            }
+            body.push_str(&e.json);
+            e.in_flight = Some(id);
+            picked.push(e.id.clone());
         }
+        if picked.is_empty() {
+            return None;
+        }
+        self.next_transmit += 1;
         body.push_str("]}");
         debug_assert_eq!(body.len(), body_len);
         let deadline = now.add(self.config.request_timeout);
