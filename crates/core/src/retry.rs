@@ -7,7 +7,7 @@ use core::time::Duration;
 
 use crate::config::{PACING_WINDOW, SITE_MAX_REQUESTS_PER_MINUTE};
 use crate::entropy::Entropy;
-use crate::time::Millis;
+use crate::time::{millis, Millis};
 
 /// Exponential backoff: 1 s, 2 s, 4 s, ... up to `cap`, each delay jittered to between half and
 /// all of its nominal value so that many clients failing together do not retry in step.
@@ -30,7 +30,12 @@ impl Backoff {
     /// The un-jittered delay after `failures` consecutive failures (1 for the first).
     pub fn nominal(&self, failures: u32) -> Duration {
         let doublings = failures.saturating_sub(1).min(40);
-        let ms = (self.base.as_millis() as u64).saturating_mul(1u64 << doublings);
+        // Doubled by a shift, saturating by a compare: `saturating_mul` is a 128-bit
+        // multiplication in the wasm.
+        let ms = match millis(self.base) {
+            ms if ms > u64::MAX >> doublings => u64::MAX,
+            ms => ms << doublings,
+        };
         Duration::from_millis(ms).min(self.cap)
     }
 
@@ -53,7 +58,7 @@ impl Backoff {
 
 /// A delay uniformly between half and all of `nominal` (whole milliseconds), from `random`.
 pub fn jitter(nominal: Duration, random: u64) -> Duration {
-    let ms = nominal.as_millis() as u64;
+    let ms = millis(nominal);
     let half = ms / 2;
     Duration::from_millis(ms - half + random % (half + 1))
 }
