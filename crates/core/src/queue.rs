@@ -91,11 +91,14 @@ impl Queue {
         let mut evicted = Vec::new();
         let size = e.json.len();
         while self.bytes + size > self.max_bytes && !self.items.is_empty() {
-            let victim = self
-                .items
-                .iter()
-                .position(|e| e.in_flight.is_none())
-                .unwrap_or(0);
+            // The oldest idle event, else the oldest: by index, not `position()`.
+            let mut victim = 0;
+            while victim < self.items.len() && self.items[victim].in_flight.is_some() {
+                victim += 1;
+            }
+            if victim == self.items.len() {
+                victim = 0;
+            }
             let e = self.items.remove(victim);
             self.bytes -= e.json.len();
             evicted.push(e);
