@@ -511,9 +511,18 @@ impl Pipeline {
 
     /// True if a paced request may leave at `now`.
     fn paced_send_allowed(&self, now: Millis) -> bool {
-        self.sending_allowed(now)
-            && !self.in_flight.iter().any(|f| !f.unload)
-            && self.pacer.next_allowed() <= now
+        self.sending_allowed(now) && !self.paced_in_flight() && self.pacer.next_allowed() <= now
+    }
+
+    /// True if a paced request (one not made for unload) is in flight. A loop, not `any()`
+    /// with a closure: less wasm.
+    fn paced_in_flight(&self) -> bool {
+        for f in &self.in_flight {
+            if !f.unload {
+                return true;
+            }
+        }
+        false
     }
 
     /// True if the idle events make a batch that should leave now.
@@ -849,7 +858,7 @@ impl Pipeline {
                 }
             }
             if let (Some(first), None) = (idle_first, &self.stopped) {
-                if !self.in_flight.iter().any(|f| !f.unload) {
+                if !self.paced_in_flight() {
                     let ready = if self.batch_due(first.enqueued_at) {
                         first.enqueued_at
                     } else {
