@@ -843,11 +843,11 @@ impl Pipeline {
             next = next.min(self.now);
         }
         if self.consent == Consent::Granted {
-            let dirty_since = match (self.queue_dirty_since, self.session_dirty_since) {
-                (Some(q), Some(s)) => Some(q.min(s)),
-                (q, s) => q.or(s),
-            };
-            if let Some(since) = dirty_since {
+            // Each dirty mark on its own (the deadline is monotone in it): no tuple match.
+            if let Some(since) = self.queue_dirty_since {
+                next = next.min(since.add(self.config.persist_delay));
+            }
+            if let Some(since) = self.session_dirty_since {
                 next = next.min(since.add(self.config.persist_delay));
             }
             let mut idle_first = None;
