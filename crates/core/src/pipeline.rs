@@ -850,21 +850,19 @@ impl Pipeline {
             if let Some(since) = self.session_dirty_since {
                 next = next.min(since.add(self.config.persist_delay));
             }
-            let mut idle_first = None;
-            for e in self.queue.iter() {
-                if e.in_flight.is_none() {
-                    idle_first = Some(e);
-                    break;
-                }
-            }
-            if let (Some(first), None) = (idle_first, &self.stopped) {
-                if !self.paced_in_flight() {
+            // The next paced request: after the oldest idle event's batch is due.
+            if self.stopped.is_none() && !self.paced_in_flight() {
+                for first in self.queue.iter() {
+                    if first.in_flight.is_some() {
+                        continue;
+                    }
                     let ready = if self.batch_due(first.enqueued_at) {
                         first.enqueued_at
                     } else {
                         first.enqueued_at.add(self.config.flush_interval)
                     };
                     next = next.min(ready.max(self.paused_until).max(self.pacer.next_allowed()));
+                    break;
                 }
             }
         }
