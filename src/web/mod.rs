@@ -202,14 +202,21 @@ impl Inner {
                     self.notices.push(storage_notice(&why));
                 }
             }
-            // The last operation on each key: a removal is kept as one with no value, which
+            // The last operation on each key, one entry per key replaced in place (a search by
+            // index, not `retain`: less wasm): a removal is kept as one with no value, which
             // reads as no value.
             if let Some(m) = &mut self.memory {
-                m.retain(|o| o.key != op.key);
-                m.push(StorageOp {
-                    key: op.key.clone(),
-                    value: op.value.clone(),
-                });
+                let mut i = 0;
+                while i < m.len() && m[i].key != op.key {
+                    i += 1;
+                }
+                if i == m.len() {
+                    m.push(StorageOp {
+                        key: op.key.clone(),
+                        value: None,
+                    });
+                }
+                m[i].value = op.value.clone();
             }
         }
     }

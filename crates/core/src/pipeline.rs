@@ -511,31 +511,43 @@ impl Pipeline {
 
     /// True if a paced request may leave at `now`.
     fn paced_send_allowed(&self, now: Millis) -> bool {
-        self.sending_allowed(now)
-            && !self.in_flight.iter().any(|f| !f.unload)
-            && self.pacer.next_allowed() <= now
+        self.sending_allowed(now) && !self.paced_in_flight() && self.pacer.next_allowed() <= now
+    }
+
+    /// True if a paced request (one not made for unload) is in flight. A loop, not `any()`
+    /// with a closure: less wasm.
+    fn paced_in_flight(&self) -> bool {
+        for f in &self.in_flight {
+            if !f.unload {
+                return true;
+            }
+        }
+        false
     }
 
     /// True if the idle events make a batch that should leave now.
     fn batch_due(&self, now: Millis) -> bool {
-        let mut idle = self.queue.idle();
-        let Some(first) = idle.next() else {
-            return false;
-        };
-        if first.seq <= self.flush_upto || first.enqueued_at.add(self.config.flush_interval) <= now
-        {
-            return true;
-        }
-        let envelope = self.envelope_len();
-        let (mut count, mut bytes) = (1, envelope + first.json.len());
-        for e in idle {
+        // One loop over the queue, the first idle event checked inside it (no `filter`
+        // iterator: less wasm). The count and the bytes only grow: checked after each event.
+        // `bytes` counts a comma before every event, so it starts one below the envelope.
+        let (mut count, mut bytes) = (0, self.envelope_len() - 1);
+        for e in self.queue.iter() {
+            if e.in_flight.is_some() {
+                continue;
+            }
+            if count == 0
+                && (e.seq <= self.flush_upto
+                    || e.enqueued_at.add(self.config.flush_interval) <= now)
+            {
+                return true;
+            }
             count += 1;
             bytes += 1 + e.json.len();
             if count >= self.cap_events || bytes >= self.config.max_batch_bytes {
                 return true;
             }
         }
-        count >= self.cap_events || bytes >= self.config.max_batch_bytes
+        false
     }
 
     fn envelope_len(&self) -> usize {
@@ -562,39 +574,38 @@ impl Pipeline {
     /// `byte_limit` bytes. A paced request always carries at least one event (a 413 decides
     /// whether it is too large); an unload request only carries what fits its budget.
     fn make_transmit(&mut self, now: Millis, byte_limit: usize, unload: bool) -> Option<Transmit> {
-        let mut body_len = self.envelope_len();
-        let mut picked: Vec<String> = Vec::new();
-        for e in self.queue.idle() {
-            let extra = e.json.len() + usize::from(!picked.is_empty());
-            let fits = body_len + extra <= byte_limit;
-            if picked.len() >= self.cap_events || (!fits && (unload || !picked.is_empty())) {
-                break;
-            }
-            body_len += extra;
-            picked.push(e.id.clone());
-        }
-        if picked.is_empty() {
-            return None;
-        }
+        // One walk that picks, marks and writes: the envelope does not depend on what is
+        // picked, so its head is written first (a second walk matching ids is more wasm).
         let id = TransmitId(self.next_transmit);
-        self.next_transmit += 1;
+        let mut body_len = self.envelope_len();
         let mut body = String::with_capacity(body_len);
         body.push_str("{\"site_id\":");
         json::write_str(&mut body, self.config.site_id());
         body.push_str(",\"sent_at\":\"");
         body.push_str(&format_rfc3339_millis(now));
         body.push_str("\",\"events\":[");
-        let mut n = 0;
+        let mut picked: Vec<String> = Vec::new();
         for e in self.queue.iter_mut() {
-            if n < picked.len() && e.in_flight.is_none() && e.id == picked[n] {
-                if n > 0 {
-                    body.push(',');
-                }
-                body.push_str(&e.json);
-                e.in_flight = Some(id);
-                n += 1;
+            if e.in_flight.is_some() {
+                continue;
             }
+            let extra = e.json.len() + usize::from(!picked.is_empty());
+            let fits = body_len + extra <= byte_limit;
+            if picked.len() >= self.cap_events || (!fits && (unload || !picked.is_empty())) {
+                break;
+            }
+            body_len += extra;
+            if !picked.is_empty() {
+                body.push(',');
+            }
+            body.push_str(&e.json);
+            e.in_flight = Some(id);
+            picked.push(e.id.clone());
         }
+        if picked.is_empty() {
+            return None;
+        }
+        self.next_transmit += 1;
         body.push_str("]}");
         debug_assert_eq!(body.len(), body_len);
         let deadline = now.add(self.config.request_timeout);
@@ -645,7 +656,13 @@ impl Pipeline {
     }
 
     fn expire_in_flight(&mut self, now: Millis) {
-        while let Some(i) = self.in_flight.iter().position(|f| f.deadline <= now) {
+        // By index, not `position()` with a closure: less wasm.
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            if self.in_flight[i].deadline > now {
+                i += 1;
+                continue;
+            }
             let f = self.in_flight.remove(i);
             self.apply(&f, &Outcome::Timeout, now);
             if self.expired.len() == EXPIRED_KEPT {
@@ -826,22 +843,26 @@ impl Pipeline {
             next = next.min(self.now);
         }
         if self.consent == Consent::Granted {
-            let dirty_since = match (self.queue_dirty_since, self.session_dirty_since) {
-                (Some(q), Some(s)) => Some(q.min(s)),
-                (q, s) => q.or(s),
-            };
-            if let Some(since) = dirty_since {
+            // Each dirty mark on its own (the deadline is monotone in it): no tuple match.
+            if let Some(since) = self.queue_dirty_since {
                 next = next.min(since.add(self.config.persist_delay));
             }
-            let idle_first = self.queue.idle().next();
-            if let (Some(first), None) = (idle_first, &self.stopped) {
-                if !self.in_flight.iter().any(|f| !f.unload) {
+            if let Some(since) = self.session_dirty_since {
+                next = next.min(since.add(self.config.persist_delay));
+            }
+            // The next paced request: after the oldest idle event's batch is due.
+            if self.stopped.is_none() && !self.paced_in_flight() {
+                for first in self.queue.iter() {
+                    if first.in_flight.is_some() {
+                        continue;
+                    }
                     let ready = if self.batch_due(first.enqueued_at) {
                         first.enqueued_at
                     } else {
                         first.enqueued_at.add(self.config.flush_interval)
                     };
                     next = next.min(ready.max(self.paused_until).max(self.pacer.next_allowed()));
+                    break;
                 }
             }
         }

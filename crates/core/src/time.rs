@@ -17,20 +17,27 @@ impl Millis {
 
     /// `self + d`, saturating at `u64::MAX`.
     // Not `ops::Add`: this addition saturates instead of overflowing, and says so by its call.
-    // Not inlined: `as_millis` is a `u128` multiplication, some 60 bytes of wasm at each of the
-    // pipeline's deadlines.
+    // Not inlined: a few bytes of wasm at each of the pipeline's deadlines.
     #[allow(clippy::should_implement_trait)]
     #[inline(never)]
     pub fn add(self, d: Duration) -> Millis {
-        Millis(
-            self.0
-                .saturating_add(d.as_millis().min(u64::MAX as u128) as u64),
-        )
+        Millis(self.0.saturating_add(millis(d)))
     }
 
     /// The time from `earlier` to `self`, zero if `earlier` is later.
     pub fn since(self, earlier: Millis) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// `d` in whole milliseconds, saturating at `u64::MAX`: `d.as_millis()` without its `u128`
+/// arithmetic (a 128-bit multiplication in the wasm; so is `saturating_mul`, hence the
+/// compare). Not inlined: one copy for the deadlines and the backoff.
+#[inline(never)]
+pub fn millis(d: Duration) -> u64 {
+    match d.as_secs() {
+        s if s > u64::MAX / 1000 => u64::MAX,
+        s => (s * 1000).saturating_add(u64::from(d.subsec_millis())),
     }
 }
 
@@ -234,6 +241,28 @@ pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn millis_is_as_millis_saturating() {
+        let max = u64::MAX;
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(999_999),
+            Duration::from_millis(1),
+            Duration::new(1, 999_999_999),
+            Duration::from_millis(max),
+            Duration::new(max / 1000, 615_999_999),
+            Duration::new(max / 1000, 616_000_000),
+            Duration::new(max / 1000 + 1, 0),
+            Duration::MAX,
+        ] {
+            assert_eq!(
+                millis(d),
+                d.as_millis().min(u128::from(max)) as u64,
+                "{d:?}"
+            );
+        }
+    }
 
     /// 9999-12-31T23:59:59.999Z, the last instant `toISOString` writes with a four-digit year.
     const LAST_FOUR_DIGIT_YEAR_MILLI: u64 = 253_402_300_799_999;
