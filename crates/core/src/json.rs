@@ -507,10 +507,7 @@ impl Number {
         let mut n: u64 = 0;
         for i in 0..d.point {
             let digit = d.digits.as_bytes().get(i as usize).map_or(0, |b| b - b'0');
-            n = match n
-                .checked_mul(10)
-                .and_then(|n| n.checked_add(u64::from(digit)))
-            {
+            n = match push_digit(n, digit) {
                 Some(n) => n,
                 None => return Some(u64::MAX),
             };
@@ -556,9 +553,19 @@ pub fn digits_u64(s: &str) -> Option<u64> {
         if digit > 9 {
             return None;
         }
-        n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+        n = push_digit(n, digit)?;
     }
     Some(n)
+}
+
+/// `n * 10 + digit`, or `None` when that overflows a `u64`. Exact without `checked_mul`,
+/// which widens to 128 bits (`__multi3` in the wasm): `n * 10` fits if and only if
+/// `n <= u64::MAX / 10`.
+fn push_digit(n: u64, digit: u8) -> Option<u64> {
+    if n > u64::MAX / 10 {
+        return None;
+    }
+    (n * 10).checked_add(u64::from(digit))
 }
 
 /// A JSON number's text as `0.digits × 10^point`, for the checks that used to go through
