@@ -230,22 +230,52 @@ impl Pipeline {
         startup: Startup<'_>,
         now: Millis,
     ) -> Pipeline {
-        let site = config.site_id().to_string();
+        // Both stored values are read while `config` is still here to name the site (no copy
+        // of the site id); their reports come first, session then queue.
+        let site = config.site_id();
         let mut reports = Vec::new();
         // Names the key itself: "scantrack:site_demo:queue: stored value is corrupt (...)".
-        let storage_error = |key: String, e: PersistError| Report::Error {
-            kind: ErrorKind::Storage,
-            message: concat(&[&key, ": ", &e.describe()]),
+        let storage_error = |key: String, e: PersistError| {
+            Some(Report::Error {
+                kind: ErrorKind::Storage,
+                message: concat(&[&key, ": ", &e.describe()]),
+            })
         };
-        let stored = match startup
-            .stored_session
-            .map(|t| persist::decode_session(t, &site))
-        {
-            Some(Ok(s)) => Some(s),
-            Some(Err(e)) => {
-                reports.push(Some(storage_error(persist::session_key(&site), e)));
-                None
-            }
+        let stored = match startup.stored_session {
+            Some(t) => match persist::decode_session(t, site) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    reports.push(storage_error(persist::session_key(site), e));
+                    None
+                }
+            },
+            None => None,
+        };
+        // A bad stored queue is overwritten with a good one (so is one with skipped events).
+        let mut queue_dirty = false;
+        let restored = match startup.stored_queue {
+            Some(t) => match persist::decode_queue(t, site) {
+                Ok(decoded) => {
+                    if decoded.skipped > 0 {
+                        reports.push(Some(Report::Error {
+                            kind: ErrorKind::Storage,
+                            message: concat(&[
+                                &dec(decoded.skipped as u64),
+                                " unreadable stored event(s) under ",
+                                &persist::queue_key(site),
+                                " were discarded",
+                            ]),
+                        }));
+                        queue_dirty = true;
+                    }
+                    Some(decoded)
+                }
+                Err(e) => {
+                    reports.push(storage_error(persist::queue_key(site), e));
+                    queue_dirty = true;
+                    None
+                }
+            },
             None => None,
         };
         // A visit that is over keeps its identity (it names the person, not the visit).
@@ -279,42 +309,18 @@ impl Pipeline {
             flush_upto: 0,
             reports,
             reports_head: 0,
-            queue_dirty_since: None,
+            queue_dirty_since: if queue_dirty { Some(now) } else { None },
             session_dirty_since: Some(now),
             clear_storage: false,
             resolved: Vec::new(),
             resolved_next: 0,
             sends_dirty: false,
         };
-        match startup
-            .stored_queue
-            .map(|t| persist::decode_queue(t, &site))
-        {
-            Some(Ok(decoded)) => {
-                if decoded.skipped > 0 {
-                    p.reports.push(Some(Report::Error {
-                        kind: ErrorKind::Storage,
-                        message: concat(&[
-                            &dec(decoded.skipped as u64),
-                            " unreadable stored event(s) under ",
-                            &persist::queue_key(&site),
-                            " were discarded",
-                        ]),
-                    }));
-                    p.queue_dirty_since = Some(now);
-                }
-                for e in decoded.events {
-                    p.enqueue(e);
-                }
-                p.paused_until = decoded.paused_until;
+        if let Some(decoded) = restored {
+            for e in decoded.events {
+                p.enqueue(e);
             }
-            Some(Err(e)) => {
-                p.reports
-                    .push(Some(storage_error(persist::queue_key(&site), e)));
-                // Overwrite the bad value with a good (empty) one.
-                p.queue_dirty_since = Some(now);
-            }
-            None => {}
+            p.paused_until = decoded.paused_until;
         }
         if let Some(c) = startup.consent {
             p.set_consent(c, now);
