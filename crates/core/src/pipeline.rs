@@ -282,8 +282,9 @@ impl Pipeline {
         let mut session = match stored {
             Some(s) if !s.expired(now, config.session_timeout) => s,
             s => Session {
+                id: uuid::new_v4(&mut *entropy),
+                last_activity: now,
                 email_hash: s.and_then(|s| s.email_hash),
-                ..Session::new(now, &mut *entropy)
             },
         };
         if let Some(id) = startup.page_url.and_then(session_id_from_url) {
