@@ -92,11 +92,18 @@ impl Options {
     pub fn from_js(text: &str) -> Result<Options, String> {
         const UNREADABLE: &str =
             "options: unreadable (the wasm is started by js/core.js, which writes them)";
-        let v = json::parse(text).map_err(|_| UNREADABLE.to_string())?;
+        // Matches, not `map_err` closures, and a loop by index, not zipped iterators: less
+        // wasm on the start-up path.
+        let v = match json::parse(text) {
+            Ok(v) => v,
+            Err(_) => return Err(UNREADABLE.to_string()),
+        };
         let values = v.as_array().unwrap_or_default();
         let text_at = |i: usize| values.get(i).and_then(Value::as_str).unwrap_or_default();
         let mut o = Options::new(text_at(0), text_at(1))?;
-        for (kind, value) in OPTIONS.iter().zip(values.iter().skip(2)) {
+        let mut i = 0;
+        while let (Some(kind), Some(value)) = (OPTIONS.get(i), values.get(i + 2)) {
+            i += 1;
             // JavaScript checked the types; what it could not have written reads as its
             // default (a flag), the last choice, or a number too big (refused by the range).
             match (kind, value) {
@@ -104,9 +111,9 @@ impl Options {
                 (Kind::Flag(set), v) => set(&mut o, matches!(v, Value::Bool(true))),
                 (Kind::Choice(set), v) => set(&mut o, whole(v).unwrap_or(u64::MAX) as usize),
                 (Kind::Whole(w), v) => {
-                    o.config
-                        .set_whole(*w, whole(v).unwrap_or(u64::MAX))
-                        .map_err(|e| e.message())?;
+                    if let Err(e) = o.config.set_whole(*w, whole(v).unwrap_or(u64::MAX)) {
+                        return Err(e.message());
+                    }
                 }
             }
         }
