@@ -74,7 +74,10 @@ const OPTIONS: &[Kind] = &[
 impl Options {
     /// Options with the contract's defaults.
     pub fn new(site_id: &str, endpoint: &str) -> Result<Options, String> {
-        let config = Config::new(site_id).map_err(|e| e.message())?;
+        let config = match Config::new(site_id) {
+            Ok(c) => c,
+            Err(e) => return Err(e.message()),
+        };
         Ok(Options {
             config,
             endpoint: parse_endpoint(endpoint)?,
