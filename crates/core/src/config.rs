@@ -117,15 +117,13 @@ impl Whole {
         if ok {
             return Ok(());
         }
-        let range = if lo == 0 {
-            concat(&["at most ", &dec(hi.into())])
+        let hi = dec(hi.into());
+        let message = if lo == 0 {
+            concat(&["must be at most ", &hi])
         } else {
-            concat(&["between ", &dec(lo.into()), " and ", &dec(hi.into())])
+            concat(&["must be between ", &dec(lo.into()), " and ", &hi])
         };
-        Err(ConfigError {
-            option,
-            message: concat(&["must be ", &range]),
-        })
+        Err(ConfigError { option, message })
     }
 
     /// A count (or whole milliseconds) within the range.
