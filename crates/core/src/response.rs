@@ -78,7 +78,15 @@ impl RetryAfter {
     /// The instant it names for a reply received at `now` (saturating).
     pub fn until(self, now: Millis) -> Millis {
         match self {
-            RetryAfter::Seconds(s) => Millis(now.0.saturating_add(s.saturating_mul(1000))),
+            RetryAfter::Seconds(s) => {
+                // Saturating by a compare, not `saturating_mul` (see `times10`).
+                let ms = if s > u64::MAX / 1000 {
+                    u64::MAX
+                } else {
+                    s * 1000
+                };
+                Millis(now.0.saturating_add(ms))
+            }
             RetryAfter::At(t) => t,
         }
     }
@@ -248,9 +256,7 @@ fn header_number(value: &str) -> Option<HeaderNumber> {
                 any_digit = true;
                 zero &= b == b'0';
                 if fraction.is_none_or(|n| n < 3) {
-                    thousandths = thousandths
-                        .saturating_mul(10)
-                        .saturating_add(u64::from(b - b'0'));
+                    thousandths = times10(thousandths).saturating_add(u64::from(b - b'0'));
                 }
                 if let Some(n) = &mut fraction {
                     *n += 1;
@@ -263,13 +269,23 @@ fn header_number(value: &str) -> Option<HeaderNumber> {
         return None;
     }
     for _ in fraction.unwrap_or(0)..3 {
-        thousandths = thousandths.saturating_mul(10);
+        thousandths = times10(thousandths);
     }
     Some(HeaderNumber {
         negative,
         zero,
         thousandths,
     })
+}
+
+/// `n.saturating_mul(10)` by a compare: `saturating_mul` on a `u64` is a 128-bit multiply
+/// (`__multi3`) in the wasm. `n * 10` fits exactly when `n <= u64::MAX / 10`.
+fn times10(n: u64) -> u64 {
+    if n > u64::MAX / 10 {
+        u64::MAX
+    } else {
+        n * 10
+    }
 }
 
 /// The events a reply refused: a 2xx's `errors`
