@@ -112,8 +112,9 @@ pub extern "C" fn scantrack_ids(n: u32) {
 #[no_mangle]
 pub extern "C" fn scantrack_start() -> u32 {
     let text = st_text().unwrap_or_default();
-    match Options::from_js(&text).and_then(|o| Tracker::open(o, Default::default(), true)) {
-        Ok(t) => {
+    match Options::from_js(&text) {
+        Ok(o) => {
+            let t = Tracker::open(o, Default::default(), true);
             let tid = t.inner.borrow().tid;
             // Leaked on purpose: its one strong count keeps it alive for `scantrack_wake`.
             let _ = Rc::into_raw(t.inner);

@@ -240,10 +240,11 @@ impl Tracker {
     #[cfg(feature = "rust-api")]
     pub fn start_with(options: Options, listener: Option<Listener>) -> Result<Tracker, String> {
         host::st_bind(wasm_bindgen::exports());
-        Tracker::open(options, listener, false)
+        Ok(Tracker::open(options, listener, false))
     }
 
-    fn open(options: Options, listener: RustListener, js: bool) -> Result<Tracker, String> {
+    /// Never fails: the options are checked, and storage that does not work is a notice.
+    fn open(options: Options, listener: RustListener, js: bool) -> Tracker {
         const PROBE: &str = "scantrack:probe";
         let mut notices = Vec::new();
         let mut memory = None;
@@ -322,7 +323,7 @@ impl Tracker {
             let _ = tracker.track_at(tracker.page_view(None), now());
         }
         tracker.drive();
-        Ok(tracker)
+        tracker
     }
 
     /// Adds a listener for every notice (delivered, dropped, error, debug).
