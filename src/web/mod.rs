@@ -412,7 +412,16 @@ impl Tracker {
             s.last_page = without_hash(&href).to_string();
             s.href = href;
         }
-        EventInput::new("page_view").with_properties(properties)
+        // Field by field, not `EventInput::new(..).with_properties(..)`: `new` builds a whole
+        // default input whose properties are then dropped.
+        EventInput {
+            name: "page_view".into(),
+            properties: Some(properties),
+            conversion: None,
+            url: None,
+            referrer: None,
+            event_id: None,
+        }
     }
 
     /// `identify({email})`: the address is normalised and hashed here; it is never stored or
