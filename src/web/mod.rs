@@ -557,8 +557,11 @@ impl Tracker {
             }
             Command::Debug(on) => return self.set_debug(on),
         };
-        // A track/page call carries the event id the page was given at the call.
-        input.event_id = (!extra.is_empty()).then(|| extra.to_string());
+        // A track/page call carries the event id the page was given at the call (an `if`, not
+        // `bool::then(closure)`: smaller in the wasm).
+        if !extra.is_empty() {
+            input.event_id = Some(extra.to_string());
+        }
         let _ = self.track_at(input, at);
     }
 
