@@ -242,7 +242,8 @@ pub fn build(mut input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackErr
     write(&mut input, ctx)
 }
 
-fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
+/// `build` of a borrowed input (which the pipeline drops in one place of its own).
+pub(crate) fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
     let (policy, mode, lower) = (ctx.pii_policy, ctx.email_normalization, ctx.lower_case);
     let check = |field: &'static str, r: Result<(), String>| r.map_err(|m| invalid(field, m));
     let trimmed = input.name.trim();
