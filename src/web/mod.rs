@@ -413,7 +413,16 @@ impl Tracker {
             s.last_page = without_hash(&href).to_string();
             s.href = href;
         }
-        EventInput::new("page_view").with_properties(properties)
+        // Field by field, not `EventInput::new(..).with_properties(..)`: `new` builds a whole
+        // default input whose properties are then dropped.
+        EventInput {
+            name: "page_view".into(),
+            properties: Some(properties),
+            conversion: None,
+            url: None,
+            referrer: None,
+            event_id: None,
+        }
     }
 
     /// `identify({email})`: the address is normalised and hashed here; it is never stored or
@@ -549,8 +558,11 @@ impl Tracker {
             }
             Command::Debug(on) => return self.set_debug(on),
         };
-        // A track/page call carries the event id the page was given at the call.
-        input.event_id = (!extra.is_empty()).then(|| extra.to_string());
+        // A track/page call carries the event id the page was given at the call (an `if`, not
+        // `bool::then(closure)`: smaller in the wasm).
+        if !extra.is_empty() {
+            input.event_id = Some(extra.to_string());
+        }
         let _ = self.track_at(input, at);
     }
 

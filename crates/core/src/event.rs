@@ -242,15 +242,39 @@ pub fn build(mut input: EventInput, ctx: &Context<'_>) -> Result<Built, TrackErr
     write(&mut input, ctx)
 }
 
-fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
-    let (policy, mode, lower) = (ctx.pii_policy, ctx.email_normalization, ctx.lower_case);
-    let check = |field: &'static str, r: Result<(), String>| r.map_err(|m| invalid(field, m));
+/// `build` of a borrowed input (which the pipeline drops in one place of its own).
+pub(crate) fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError> {
     let trimmed = input.name.trim();
-    let name = match pii::scrub_str(trimmed, policy, mode, lower, "event_name")? {
+    let name = match pii::scrub_str(
+        trimmed,
+        ctx.pii_policy,
+        ctx.email_normalization,
+        ctx.lower_case,
+        "event_name",
+    )? {
         Some(clean) => clean,
         None => trimmed.to_string(),
     };
-    check("event_name", validate::event_name_problem(&name))?;
+    // The rest is written into one `Built`, dropped in this one place when a check refuses
+    // the event (not once per early return of `write_into`, with what each had built so far).
+    let mut built = Built {
+        name,
+        json: String::with_capacity(256),
+    };
+    write_into(input, ctx, &mut built)?;
+    Ok(built)
+}
+
+/// The checks and the JSON of `write` after the name, into `built` (whose name is set).
+fn write_into(
+    input: &mut EventInput,
+    ctx: &Context<'_>,
+    built: &mut Built,
+) -> Result<(), TrackError> {
+    let (policy, mode, lower) = (ctx.pii_policy, ctx.email_normalization, ctx.lower_case);
+    let check = |field: &'static str, r: Result<(), String>| r.map_err(|m| invalid(field, m));
+    let name = &built.name;
+    check("event_name", validate::event_name_problem(name))?;
 
     page_string(&mut input.url, "url", ctx)?;
     page_string(&mut input.referrer, "referrer", ctx)?;
@@ -260,17 +284,17 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
     // What `check_timestamp` says of the written instant, without parsing it back.
     let timestamp = validate::timestamp_text(ctx.timestamp).map_err(|m| invalid("timestamp", m))?;
 
-    let mut out = String::with_capacity(256);
-    string_member(&mut out, "event_id", ctx.event_id);
-    string_member(&mut out, "scan_session_id", ctx.session_id);
-    string_member(&mut out, "event_name", &name);
-    string_member(&mut out, "timestamp", &timestamp);
+    let out = &mut built.json;
+    string_member(out, "event_id", ctx.event_id);
+    string_member(out, "scan_session_id", ctx.session_id);
+    string_member(out, "event_name", name);
+    string_member(out, "timestamp", &timestamp);
     // Not a loop over an array of the two: that is an array iterator in the wasm.
     if let Some(v) = &input.url {
-        string_member(&mut out, "url", v);
+        string_member(out, "url", v);
     }
     if let Some(v) = &input.referrer {
-        string_member(&mut out, "referrer", v);
+        string_member(out, "referrer", v);
     }
     match &mut input.properties {
         None | Some(Value::Null) => {}
@@ -285,9 +309,9 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
                 ));
             }
             pii::scrub_value(props, policy, mode, lower, "properties")?;
-            member(&mut out, "properties");
+            member(out, "properties");
             let before = out.len();
-            props.write_json(&mut out);
+            props.write_json(out);
             let size = out.len() - before;
             check("properties", validate::properties_size_problem(size))?;
         }
@@ -308,15 +332,18 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
             validate::currency_problem(&currency),
         )?;
         // The collector's rule for the amount (`validate::check_amount`): a finite number.
-        let amount = match &c.amount {
-            Amount::Number(n) if n.is_finite() => n.as_str(),
-            Amount::Number(n) => return Err(not_finite(n.as_str())),
-            Amount::NotFinite(what) => return Err(not_finite(what)),
+        // One refusal for both kinds of amount: one call of `not_finite` in the wasm.
+        let (amount, finite) = match &c.amount {
+            Amount::Number(n) => (n.as_str(), n.is_finite()),
+            Amount::NotFinite(what) => (*what, false),
         };
-        member(&mut out, "conversion_value");
+        if !finite {
+            return Err(not_finite(amount));
+        }
+        member(out, "conversion_value");
         out.push_str("{\"amount\":");
         out.push_str(amount);
-        string_member(&mut out, "currency", &currency);
+        string_member(out, "currency", &currency);
         out.push('}');
     }
     if let Some(h) = ctx.email_hash {
@@ -324,13 +351,13 @@ fn write(input: &mut EventInput, ctx: &Context<'_>) -> Result<Built, TrackError>
             "user_identifiers.email_hash",
             validate::email_hash_problem(h),
         )?;
-        member(&mut out, "user_identifiers");
+        member(out, "user_identifiers");
         out.push_str("{\"email_hash\":");
-        json::write_str(&mut out, h);
+        json::write_str(out, h);
         out.push('}');
     }
     out.push('}');
-    Ok(Built { name, json: out })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -372,6 +372,12 @@ impl Pipeline {
     /// identity, and queues it. Returns its `event_id`. No I/O happens here: storage follows
     /// within `persist_delay` (`poll_storage`) and sending when a batch is due (`poll_transmit`).
     pub fn track(&mut self, mut input: EventInput, now: Millis) -> Result<String, TrackError> {
+        // `accept` borrows the input, which is dropped here whichever check refuses it (as in
+        // `event::build`): one drop of it in the wasm, not one per early return.
+        self.accept(&mut input, now)
+    }
+
+    fn accept(&mut self, input: &mut EventInput, now: Millis) -> Result<String, TrackError> {
         let now = self.clock(now);
         if self.consent == Consent::Denied {
             return Err(TrackError::ConsentDenied);
@@ -395,7 +401,7 @@ impl Pipeline {
             Some(id) => id,
             None => uuid::new_v4(&mut *self.entropy),
         };
-        let built = event::build(
+        let built = event::write(
             input,
             &Context {
                 event_id: &event_id,
