@@ -141,13 +141,30 @@ fn parse_endpoint(endpoint: &str) -> Result<String, String> {
         .strip_prefix("https://")
         .or_else(|| e.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(e.to_string()),
+        Some(host) if !host.is_empty() && !has_whitespace(host) => Ok(e.to_string()),
         _ => Err(concat(&[
             "endpoint ",
             &json::quote(endpoint),
             " is not an http(s) URL; use the collector's base URL, e.g. \"https://collect.example.com\"",
         ])),
     }
+}
+
+/// Whether `s` holds a (Unicode) whitespace character: whether some suffix of it, from a
+/// character on, is shortened by `trim`. Not `contains(char::is_whitespace)`, which inlined a
+/// UTF-8 decoder here; `trim` is in the wasm anyway. Quadratic, on an endpoint URL.
+fn has_whitespace(s: &str) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        // `get` is `None` inside a character.
+        if let Some(t) = s.get(i..) {
+            if t.trim().len() < t.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -196,6 +213,26 @@ mod tests {
         assert_eq!(o.config.pii_policy, PiiPolicy::Reject);
         assert_eq!(o.config.email_normalization, EmailNormalization::Standard);
         assert_eq!(o.config.max_batch_events, 10, "1e1 is a whole number");
+    }
+
+    #[test]
+    fn has_whitespace_agrees_with_contains_is_whitespace() {
+        for s in [
+            "",
+            "x",
+            "a b",
+            " a",
+            "a\t",
+            "é\u{3000}x",
+            "\u{a0}",
+            "a\u{2028}",
+            "ü",
+            "a\u{200b}b",
+            "\u{85}é",
+            "host.example:8787/p",
+        ] {
+            assert_eq!(has_whitespace(s), s.contains(char::is_whitespace), "{s:?}");
+        }
     }
 
     #[test]
