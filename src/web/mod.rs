@@ -247,11 +247,18 @@ impl Tracker {
     fn open(options: Options, listener: RustListener, js: bool) -> Tracker {
         const PROBE: &str = "scantrack:probe";
         let mut notices = Vec::new();
-        let mut memory = None;
-        if let Some(why) = host::st_set(PROBE, Some("1")).or_else(|| host::st_set(PROBE, None)) {
-            memory = Some(Vec::new());
-            notices.push(storage_notice(&why));
-        }
+        // Matches, not `or_else(closure)` and an assignment over `None`: less wasm.
+        let why = match host::st_set(PROBE, Some("1")) {
+            None => host::st_set(PROBE, None),
+            why => why,
+        };
+        let memory = match why {
+            Some(why) => {
+                notices.push(storage_notice(&why));
+                Some(Vec::new())
+            }
+            None => None,
+        };
         let Options {
             config,
             mut endpoint,
