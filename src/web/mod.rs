@@ -795,11 +795,12 @@ fn notice_json(n: &Notice) -> String {
     match n {
         Notice::Report(Report::Delivered { event_ids }) => {
             o.push_str("\"delivered\",\"event_ids\":[");
-            for (i, id) in event_ids.iter().enumerate() {
-                if i > 0 {
-                    o.push_str(",");
-                }
+            // A separator that turns into a comma after the first id: no enumerate.
+            let mut sep = "";
+            for id in event_ids {
+                o.push_str(sep);
                 json::write_str(&mut o, id);
+                sep = ",";
             }
             o.push_str("]");
         }
