@@ -295,10 +295,14 @@ fn times10(n: u64) -> u64 {
 /// lookup of a number in the wasm instead of two of each.
 fn refusals(body: Option<&Value>, unprocessable: bool) -> Vec<Refusal> {
     let key = if unprocessable { "detail" } else { "errors" };
-    let list = body
-        .and_then(|v| v.get(key))
-        .and_then(Value::as_array)
-        .unwrap_or(&[]);
+    // Matched, not `and_then(closure).and_then(..).unwrap_or(&[])`: less wasm.
+    let list: &[Value] = match body {
+        Some(v) => match v.get(key) {
+            Some(Value::Array(items)) => items,
+            _ => &[],
+        },
+        None => &[],
+    };
     let index_of = |v: Option<&Value>| {
         v.and_then(Value::as_number)
             .and_then(|n| n.as_u64())
