@@ -14,10 +14,10 @@ import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 const BUDGET_BROTLI_BYTES = 20_000;
 /**
  * The ratchet `npm test` enforces until the budget is met: the total of the last size pass
- * (2026-12-05, session 5: 32,765) plus about 1%. Lower it whenever
+ * (2026-12-05, session 5: 32,640) plus about 1%. Lower it whenever
  * the download shrinks; never raise it without saying why in the commit.
  */
-const CEILING_BROTLI_BYTES = 33_100;
+const CEILING_BROTLI_BYTES = 32_970;
 const FILES = ["dist/scantrack.js", "dist/scantrack_bg.wasm"];
 
 const args = new Set(process.argv.slice(2));
