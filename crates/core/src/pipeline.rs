@@ -771,7 +771,6 @@ impl Pipeline {
         // with them next (one release here, not one per verdict that keeps them).
         self.queue.release(&f.events);
         let classified = classify(outcome, now);
-        let rate_limited = matches!(classified.verdict, Verdict::RateLimited);
         let server_wait = classified.server_wait_until.filter(|t| *t > now);
         if let Some(t) = server_wait {
             self.pause_until(t);
@@ -781,14 +780,14 @@ impl Pipeline {
                 self.backoff.reset();
                 self.delivered(f, &refused);
             }
-            // The failure counts either way (so a later 429 without a time waits longer). A
-            // 429 whose server said when waits exactly then; anything else at least our own
-            // backoff.
+            // The server said when: exactly then (the failure still counts, so a later 429
+            // without a time waits longer). It did not: our own backoff.
+            Verdict::RateLimited if server_wait.is_some() => {
+                self.backoff.next_delay(&mut *self.entropy);
+            }
             Verdict::RateLimited | Verdict::Retry => {
                 let delay = self.backoff.next_delay(&mut *self.entropy);
-                if !(rate_limited && server_wait.is_some()) {
-                    self.pause_until(now.add(delay));
-                }
+                self.pause_until(now.add(delay));
             }
             Verdict::Split if f.events.len() <= 1 => self.drop_all(
                 &f.events,
