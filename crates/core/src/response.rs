@@ -12,7 +12,7 @@
 
 use crate::json::{self, Value};
 use crate::text::{concat, prefix_chars};
-use crate::time::Millis;
+use crate::time::{saturating_times, Millis};
 
 /// A reply as the shell read it. `Retry-After` comes understood (`None` when absent, hidden by
 /// CORS, or neither delta-seconds nor an HTTP date); the rate-limit headers are raw strings
@@ -78,15 +78,7 @@ impl RetryAfter {
     /// The instant it names for a reply received at `now` (saturating).
     pub fn until(self, now: Millis) -> Millis {
         match self {
-            RetryAfter::Seconds(s) => {
-                // Saturating by a compare, not `saturating_mul` (see `times10`).
-                let ms = if s > u64::MAX / 1000 {
-                    u64::MAX
-                } else {
-                    s * 1000
-                };
-                Millis(now.0.saturating_add(ms))
-            }
+            RetryAfter::Seconds(s) => Millis(now.0.saturating_add(saturating_times(s, 1000))),
             RetryAfter::At(t) => t,
         }
     }
@@ -256,7 +248,8 @@ fn header_number(value: &str) -> Option<HeaderNumber> {
                 any_digit = true;
                 zero &= b == b'0';
                 if fraction.is_none_or(|n| n < 3) {
-                    thousandths = times10(thousandths).saturating_add(u64::from(b - b'0'));
+                    thousandths =
+                        saturating_times(thousandths, 10).saturating_add(u64::from(b - b'0'));
                 }
                 if let Some(n) = &mut fraction {
                     *n += 1;
@@ -269,23 +262,13 @@ fn header_number(value: &str) -> Option<HeaderNumber> {
         return None;
     }
     for _ in fraction.unwrap_or(0)..3 {
-        thousandths = times10(thousandths);
+        thousandths = saturating_times(thousandths, 10);
     }
     Some(HeaderNumber {
         negative,
         zero,
         thousandths,
     })
-}
-
-/// `n.saturating_mul(10)` by a compare: `saturating_mul` on a `u64` is a 128-bit multiply
-/// (`__multi3`) in the wasm. `n * 10` fits exactly when `n <= u64::MAX / 10`.
-fn times10(n: u64) -> u64 {
-    if n > u64::MAX / 10 {
-        u64::MAX
-    } else {
-        n * 10
-    }
 }
 
 /// The events a reply refused: a 2xx's `errors`

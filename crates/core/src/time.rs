@@ -31,13 +31,22 @@ impl Millis {
 }
 
 /// `d` in whole milliseconds, saturating at `u64::MAX`: `d.as_millis()` without its `u128`
-/// arithmetic (a 128-bit multiplication in the wasm; so is `saturating_mul`, hence the
-/// compare). Not inlined: one copy for the deadlines and the backoff.
+/// arithmetic (a 128-bit multiplication in the wasm). Not inlined: one copy for the deadlines
+/// and the backoff.
 #[inline(never)]
 pub fn millis(d: Duration) -> u64 {
-    match d.as_secs() {
-        s if s > u64::MAX / 1000 => u64::MAX,
-        s => (s * 1000).saturating_add(u64::from(d.subsec_millis())),
+    saturating_times(d.as_secs(), 1000).saturating_add(u64::from(d.subsec_millis()))
+}
+
+/// `n * k`, saturating at `u64::MAX`: `n.saturating_mul(k)` without its 128-bit
+/// multiplication (`__multi3` in the wasm). Exact: `n * k` fits when `n <= u64::MAX / k`.
+/// For a constant `k > 0`: the division is then folded away.
+#[inline]
+pub(crate) fn saturating_times(n: u64, k: u64) -> u64 {
+    if n > u64::MAX / k {
+        u64::MAX
+    } else {
+        n * k
     }
 }
 
@@ -241,6 +250,16 @@ pub fn parse_rfc3339_utc_millis(s: &str) -> Option<Millis> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn saturating_times_is_saturating_mul() {
+        for k in [1, 10, 1000] {
+            let edge = u64::MAX / k;
+            for n in [0, 1, edge - 1, edge, edge.saturating_add(1), u64::MAX] {
+                assert_eq!(saturating_times(n, k), n.saturating_mul(k), "{n} * {k}");
+            }
+        }
+    }
 
     #[test]
     fn millis_is_as_millis_saturating() {
