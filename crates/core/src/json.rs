@@ -16,10 +16,10 @@
 //! `JSON.stringify` writes for a string cut inside an emoji) is read as U+FFFD, as the browser's
 //! UTF-8 encoder would send it.
 
-/// The text of a parse error, or `()` without the feature `json-detail` (see `Why`). The collector's 400
-/// detail names the problem (it enables the feature); in the snippet a parse error only
-/// describes a corrupt stored value or an unreadable call, where the byte offset says enough
-/// and the ~17 texts would be downloaded by every visitor.
+/// The text of a parse error, or `()` without the feature `json-detail` (see `Why`). The
+/// collector's 400 detail names the problem (it enables the feature); in the snippet a parse
+/// error only describes a corrupt stored value or an unreadable call, where the byte offset
+/// says enough and the ~17 texts would be downloaded by every visitor.
 #[cfg(feature = "json-detail")]
 macro_rules! why {
     ($text:literal) => {
