@@ -10,6 +10,8 @@
 //! A lesson from posthog-js: a range check on statuses once silently excluded 429; here every
 //! status has an explicit arm.
 
+use core::time::Duration;
+
 use crate::json::{self, Value};
 use crate::text::{concat, prefix_chars};
 use crate::time::{saturating_times, Millis};
@@ -78,7 +80,7 @@ impl RetryAfter {
     /// The instant it names for a reply received at `now` (saturating).
     pub fn until(self, now: Millis) -> Millis {
         match self {
-            RetryAfter::Seconds(s) => Millis(now.0.saturating_add(saturating_times(s, 1000))),
+            RetryAfter::Seconds(s) => now.add(Duration::from_secs(s)),
             RetryAfter::At(t) => t,
         }
     }
