@@ -14,7 +14,7 @@ import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 const BUDGET_BROTLI_BYTES = 20_000;
 /**
  * The ratchet `npm test` enforces until the budget is met: the total of the last size pass
- * (2026-12-05, session 5: 32,640) plus about 1%. Lower it whenever
+ * (2026-12-05, session 5: 32,626) plus about 1%. Lower it whenever
  * the download shrinks; never raise it without saying why in the commit.
  */
 const CEILING_BROTLI_BYTES = 32_970;
